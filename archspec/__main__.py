@@ -1,0 +1,7 @@
+"""`python -m archspec ...` (also what torchrun launches with `-m archspec`)."""
+
+import sys
+
+from archspec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""Commands on specs alone: build, validate, layers, schema."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from archspec.errors import SpecError, UserError
+
+
+def add_task_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--task",
+        choices=("domain", "category"),
+        help="bind num_classes to the task's class count (PACS: domain 4, category 7)",
+    )
+    group.add_argument("--num-classes", type=int, metavar="N", help="bind num_classes to N")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "build", help="compile a spec and print the model and its per-layer table"
+    )
+    p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/alexnet.yaml")
+    add_task_options(p)
+    p.add_argument("--no-summary", action="store_true", help="print the model only")
+    p.set_defaults(handler=build_command)
+
+    p = subparsers.add_parser("validate", help="check spec files and report every problem")
+    p.add_argument("specs", type=Path, nargs="+", metavar="SPEC")
+    add_task_options(p)
+    p.set_defaults(handler=validate_command)
+
+    p = subparsers.add_parser("layers", help="list the layer kinds a spec may use, with fields")
+    p.add_argument("kinds", nargs="*", metavar="KIND", help="only these kinds")
+    p.set_defaults(handler=layers_command)
+
+    p = subparsers.add_parser(
+        "schema", help="write the JSON Schema of the spec format (for editor completion)"
+    )
+    p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    p.set_defaults(handler=schema_command)
+
+
+def _check_num_classes(args: argparse.Namespace) -> None:
+    if args.num_classes is not None and args.num_classes < 1:
+        raise UserError(f"--num-classes must be at least 1, got {args.num_classes}")
+
+
+def build_command(args: argparse.Namespace) -> int:
+    from archspec.compiler import compile_spec
+    from archspec.shapes import num_classes_for, resolve
+    from archspec.spec import load_spec
+    from archspec.summary import summarize
+
+    _check_num_classes(args)
+    resolved = resolve(load_spec(args.spec), num_classes_for(args.task, args.num_classes))
+    model = compile_spec(resolved)
+    print(model)
+    if not args.no_summary:
+        print()
+        print(summarize(model, resolved).render())
+    return 0
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    from archspec.layers import format_shape
+    from archspec.shapes import num_classes_for, resolve, uses_num_classes
+    from archspec.spec import load_spec
+
+    _check_num_classes(args)
+    num_classes = num_classes_for(args.task, args.num_classes)
+    failed = 0
+    for path in args.specs:
+        try:
+            resolved = resolve(load_spec(path), num_classes, allow_unbound=True)
+        except SpecError as e:
+            failed += 1
+            print(e)
+            continue
+        sizes = ", ".join(
+            f"{section} {len(resolved.section_layers(section))} layers"
+            for section in resolved.spec.sections
+        )
+        unbound = num_classes is None and uses_num_classes(resolved.spec)
+        output = "num_classes" if unbound else format_shape(resolved.output_shape)
+        print(
+            f"{path}: ok ({resolved.spec.name}: {sizes}; "
+            f"input {format_shape(resolved.spec.input_shape)}, output {output})"
+        )
+    if failed:
+        raise UserError(f"{failed} of {len(args.specs)} spec files have problems (listed above)")
+    return 0
+
+
+def layers_command(args: argparse.Namespace) -> int:
+    from archspec.layers import LAYER_KINDS, suggest_kind
+
+    for kind in args.kinds:
+        if kind not in LAYER_KINDS:
+            guess = suggest_kind(kind)
+            raise UserError(
+                f"unknown layer kind '{kind}'" + (f"; did you mean {guess}?" if guess else "")
+            )
+    for name in args.kinds or sorted(LAYER_KINDS):
+        schema = LAYER_KINDS[name]
+        doc = (schema.__doc__ or "").strip().splitlines()
+        inputs = {"spatial": "(C, H, W)", "flat": "(F,)", "any": "any shape"}[schema.accepts]
+        print(f"{name}  [input: {inputs}]" + (f"  {doc[0]}" if doc else ""))
+        for field, info in schema.model_fields.items():
+            if info.is_required():
+                default = "required"
+            elif field == schema.in_size_field:
+                print(f"    {field}: inferred (write it only to have it checked)")
+                continue
+            else:
+                default = f"default {info.default!r}"
+            described = f" - {info.description}" if info.description else ""
+            print(f"    {field}: {default}{described}")
+    return 0
+
+
+def schema_command(args: argparse.Namespace) -> int:
+    from archspec.schema import spec_json_schema_text
+
+    text = spec_json_schema_text()
+    if args.out is None:
+        print(text, end="")
+        return 0
+    from archspec.io import write_text_atomic
+
+    write_text_atomic(args.out, text)
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,55 @@
+"""Element-wise activations; none changes the shape."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import StrictBool, StrictFloat
+from torch import nn
+
+from archspec.layers.base import LayerSpec
+from archspec.layers.registry import register_layer
+
+
+@register_layer
+class ReLU(LayerSpec):
+    """max(0, x). The study's models use `inplace: true`."""
+
+    torch_class = nn.ReLU
+    example = {"inplace": True}
+
+    inplace: StrictBool = False
+
+
+@register_layer
+class LeakyReLU(LayerSpec):
+    torch_class = nn.LeakyReLU
+    example = {"negative_slope": 0.2}
+
+    negative_slope: StrictFloat = 0.01
+    inplace: StrictBool = False
+
+
+@register_layer
+class GELU(LayerSpec):
+    torch_class = nn.GELU
+    example = {"approximate": "tanh"}
+
+    approximate: Literal["none", "tanh"] = "none"
+
+
+@register_layer
+class SiLU(LayerSpec):
+    torch_class = nn.SiLU
+
+    inplace: StrictBool = False
+
+
+@register_layer
+class Tanh(LayerSpec):
+    torch_class = nn.Tanh
+
+
+@register_layer
+class Sigmoid(LayerSpec):
+    torch_class = nn.Sigmoid

@@ -1,0 +1,45 @@
+"""Fully connected layers, flattening, and the identity."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field, StrictBool
+from torch import nn
+
+from archspec.layers.base import LayerSpec, PositiveInt, Shape, Size
+from archspec.layers.registry import register_layer
+
+
+@register_layer
+class Linear(LayerSpec):
+    """A fully connected layer over a flat (F,) input."""
+
+    torch_class = nn.Linear
+    accepts = "flat"
+    in_size_field = "in_features"
+    example = {"out_features": 5}
+
+    in_features: PositiveInt | None = Field(None, description="inferred; write it to check it")
+    out_features: Size
+    bias: StrictBool = True
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        return (self.bind(self.out_features, num_classes),)
+
+
+@register_layer
+class Flatten(LayerSpec):
+    """(C, H, W) -> (C*H*W,). Rarely needed: the model flattens between sections by itself."""
+
+    torch_class = nn.Flatten
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        return (math.prod(shape),)
+
+
+@register_layer
+class Identity(LayerSpec):
+    """Passes its input through unchanged (a placeholder when switching a layer off)."""
+
+    torch_class = nn.Identity

@@ -1,0 +1,56 @@
+"""Normalisation: batch norm over channels or features, and AlexNet's local response norm."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StrictFloat
+from torch import nn
+
+from archspec.layers.base import LayerSpec, PositiveInt
+from archspec.layers.registry import register_layer
+
+PositiveFloat = Annotated[StrictFloat, Field(gt=0)]
+Momentum = Annotated[StrictFloat, Field(ge=0, le=1)]
+
+
+class _BatchNorm(LayerSpec):
+    in_size_field = "num_features"
+
+    num_features: PositiveInt | None = Field(None, description="inferred; write it to check it")
+    eps: PositiveFloat = 1e-5
+    momentum: Momentum | None = 0.1
+    affine: StrictBool = True
+    track_running_stats: StrictBool = True
+
+
+@register_layer
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over the channels of a (C, H, W) input."""
+
+    torch_class = nn.BatchNorm2d
+    accepts = "spatial"
+    example = {"momentum": 0.2}
+
+
+@register_layer
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over the features of a flat (F,) input."""
+
+    torch_class = nn.BatchNorm1d
+    accepts = "flat"
+    example = {"affine": False}
+
+
+@register_layer
+class LocalResponseNorm(LayerSpec):
+    """Normalisation across neighbouring channels, as in the original AlexNet (size 5, k 2)."""
+
+    torch_class = nn.LocalResponseNorm
+    accepts = "spatial"
+    example = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+
+    size: PositiveInt
+    alpha: StrictFloat = 1e-4
+    beta: StrictFloat = 0.75
+    k: StrictFloat = 1.0

@@ -1,0 +1,112 @@
+"""Read a spec file as plain data, remembering the line of every value for error messages.
+
+Only YAML's safe subset is accepted: a spec is data and can never construct Python objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archspec.errors import Problem, SpecError
+
+Path_ = tuple[Any, ...]  # a location in the document: ("sections", "features", 3, "Conv2d")
+
+
+@dataclass
+class Document:
+    """The parsed YAML and where each of its values sits in the text."""
+
+    data: Any
+    source: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        return find_line(self.lines, path)
+
+
+def find_line(lines: Mapping[Path_, int], path: Path_) -> int | None:
+    """The line of `path`, or of its closest ancestor that has one."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def read_spec_file(path: str | Path) -> Document:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            str(path),
+            [Problem("file not found", hint="check the path (e.g. architectures/*.yaml)")],
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(str(path), [Problem(f"cannot read the file: {e}")]) from None
+    return parse_spec_text(text, str(path))
+
+
+def parse_spec_text(text: str, source: str = "<spec>") -> Document:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError(
+                source, [Problem("the file is empty", hint="write a spec: name, sections")]
+            )
+        problems: list[Problem] = []
+        lines: dict[Path_, int] = {}
+        _index_lines(node, (), lines, problems)
+        data = loader.construct_document(node)
+    except yaml.constructor.ConstructorError as e:
+        raise SpecError(source, [_tag_problem(e)]) from None
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        message = f"YAML syntax error: {e.problem or e}"
+        hint = "check indentation, colons and brackets around this line"
+        raise SpecError(source, [Problem(message, hint=hint, line=line)]) from None
+    except yaml.YAMLError as e:
+        raise SpecError(source, [Problem(f"YAML error: {e}")]) from None
+    finally:
+        loader.dispose()
+    if problems:
+        raise SpecError(source, problems)
+    return Document(data=data, source=source, lines=lines)
+
+
+def _tag_problem(e: yaml.constructor.ConstructorError) -> Problem:
+    line = e.problem_mark.line + 1 if e.problem_mark else None
+    tag = e.problem.split("tag", 1)[-1].strip(" '") if e.problem else "?"
+    return Problem(
+        f"the YAML tag {tag} is not allowed: a spec is plain data and never runs code",
+        hint="remove the tag and write the value as plain YAML (numbers, strings, lists, mappings)",
+        line=line,
+    )
+
+
+def _index_lines(node: yaml.Node, path: Path_, lines: dict, problems: list[Problem]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key in seen:
+                problems.append(
+                    Problem(
+                        f"the key '{key}' appears twice in one mapping; YAML would silently keep "
+                        "only the last",
+                        hint="remove or rename one of them",
+                        line=key_node.start_mark.line + 1,
+                    )
+                )
+            seen.add(key)
+            _index_lines(value_node, (*path, key), lines, problems)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, (*path, i), lines, problems)

@@ -1,0 +1,1 @@
+"""What runs a compiled spec: data, training, checkpoints, visualization and reports."""

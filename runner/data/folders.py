@@ -1,0 +1,74 @@
+"""Read a `<domain>/<category>/<image>` folder tree: the shape every layout shares."""
+
+from collections.abc import Collection
+from pathlib import Path
+
+from runner.data.errors import DataError, bullet_list
+
+# Case-insensitive: cameras and Windows tools write .JPG as often as .jpg.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+
+# domain -> category -> image paths, every level sorted by name.
+Tree = dict[str, dict[str, list[Path]]]
+
+
+def is_hidden(path: Path) -> bool:
+    # .DS_Store, ._pic.jpg (macOS resource forks), .ipynb_checkpoints: never data.
+    return path.name.startswith(".")
+
+
+def visible_dirs(folder: Path) -> list[Path]:
+    """Sub-folders of `folder` that are not hidden, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p))
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Images directly inside `folder` (no recursion), sorted by name."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not is_hidden(p) and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def read_tree(base: Path, *, skip: Collection[Path] = ()) -> Tree:
+    """Every `base/<domain>/<category>/<image>`, checking that no level is empty.
+
+    `skip` names folders that are not domains (e.g. a `splits/` folder of PACS split files).
+    All empty domains and categories are reported together in one DataError; a `base` without
+    any sub-folder gives an empty tree and the caller decides what that means.
+    """
+    tree: Tree = {}
+    problems: list[str] = []
+    for domain_dir in visible_dirs(base):
+        if domain_dir in skip:
+            continue
+        category_dirs = visible_dirs(domain_dir)
+        if not category_dirs:
+            if image_files(domain_dir):
+                # The usual cause: --data points at one domain instead of the folder above it.
+                problems.append(
+                    f"{domain_dir} holds images but no category folders: expected "
+                    f"{base}/<domain>/<category>/<image>"
+                )
+            else:
+                problems.append(f"no category folders in {domain_dir}: add some or remove it")
+            continue
+        tree[domain_dir.name] = {}
+        for category_dir in category_dirs:
+            images = image_files(category_dir)
+            if not images:
+                problems.append(
+                    f"no images under {category_dir}: add .jpg/.png files or remove the folder"
+                )
+            tree[domain_dir.name][category_dir.name] = images
+    if len(problems) == 1:
+        raise DataError(problems[0])
+    if problems:
+        raise DataError(f"found {len(problems)} problems in {base}:\n{bullet_list(problems)}")
+    return tree
+
+
+def categories_of(tree: Tree) -> tuple[str, ...]:
+    """All category names over all domains, sorted: the label order of the category task."""
+    return tuple(sorted({c for categories in tree.values() for c in categories}))

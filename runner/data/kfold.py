@@ -1,0 +1,143 @@
+"""The split files of the original PACS release: `<domain>_{train,crossval,test}_kfold.txt`.
+
+Each line is `<path> <label>`, e.g. `art_painting/dog/pic_001.jpg 1`, where the label is
+1 + the position of the category in the sorted category names (dog=1 ... person=7 for PACS).
+
+What a line's path may look like: only its last three parts, `<domain>/<category>/<image>`, are
+used, and they are looked up under the folder that holds the domain folders. So
+`art_painting/dog/pic_001.jpg`, `kfold/art_painting/dog/pic_001.jpg`, `/art_painting/...` and
+Windows back-slashes all name the same image, as the copies of PACS found in the wild write them.
+"""
+
+import re
+from pathlib import Path, PurePosixPath
+
+from runner.data.errors import DataError, bullet_list
+from runner.data.folders import Tree, categories_of, is_hidden, visible_dirs
+
+SPLIT_FILE = re.compile(r"^(?P<domain>.+)_(?P<split>train|crossval|test)_kfold\.txt$")
+USED_SPLITS = ("train", "crossval")  # test is the whole domain in PACS; never used to pick models
+
+
+def find_split_files(root: Path) -> dict[tuple[str, str], Path]:
+    """(domain, split) -> file, from `root` and its direct sub-folders (e.g. `root/splits/`)."""
+    found: dict[tuple[str, str], Path] = {}
+    for folder in [root, *visible_dirs(root)]:
+        for path in sorted(folder.iterdir()):
+            match = SPLIT_FILE.match(path.name)
+            if not match or not path.is_file() or is_hidden(path):
+                continue
+            key = (match["domain"], match["split"])
+            if key in found:
+                raise DataError(
+                    f"two copies of {path.name}: {found[key]} and {path}: delete one of them"
+                )
+            found[key] = path
+    return found
+
+
+def find_image_root(root: Path, domains: set[str]) -> Path:
+    """The folder holding the domain folders the split files name: `root` or one sub-folder.
+
+    The PACS release unpacks to `PACS/kfold/<domain>/...` beside `PACS/pacs_label/*.txt`, so
+    `--data PACS` must look one level down; the split files' domain names say where.
+    """
+    candidates = [root, *visible_dirs(root)]
+    holding = [c for c in candidates if all((c / d).is_dir() for d in domains)]
+    if len(holding) == 1:
+        return holding[0]
+    if not holding:
+        raise DataError(
+            f"PACS split files name the domains {', '.join(sorted(domains))}, but no folder "
+            f"holds all of them in {root} or its sub-folders: put the domain folders beside "
+            f"the split files"
+        )
+    raise DataError(
+        f"more than one folder holds the domain folders {', '.join(sorted(domains))}: "
+        f"{', '.join(str(h) for h in holding)}: keep one, or point --data at it"
+    )
+
+
+def check_split_files_complete(files: dict[tuple[str, str], Path], domains: list[str]) -> None:
+    """Every domain folder needs a train and a crossval file, and every file a domain folder."""
+    named = {d for d, _ in files}
+    problems = [
+        f"no {d}_{s}_kfold.txt for the domain folder {d}"
+        for d in domains
+        for s in USED_SPLITS
+        if (d, s) not in files
+    ]
+    problems += [
+        f"{files[(d, s)]} names the domain {d}, which has no folder"
+        for d, s in sorted(files)
+        if d not in domains
+    ]
+    if problems:
+        raise DataError(
+            f"the PACS split files do not cover the domain folders:\n{bullet_list(problems)}\n"
+            f"add the missing files, or remove all split files to hold out images automatically"
+        )
+
+
+def read_split(
+    files: dict[tuple[str, str], Path], image_root: Path, tree: Tree
+) -> dict[str, list[Path]]:
+    """split -> image paths listed for it, every line checked; all problems raised together.
+
+    `tree` is what `read_tree(image_root)` found: a listed path must be one of its images.
+    """
+    categories = categories_of(tree)
+    images = {path for domain in tree.values() for paths in domain.values() for path in paths}
+    listed: dict[str, list[Path]] = {split: [] for split in USED_SPLITS}
+    where: dict[Path, tuple[str, str]] = {}  # image -> (split, "file:line") first naming it
+    problems: list[str] = []  # a line that names nothing usable
+    disagreements: list[str] = []  # a line whose label is not its folder's category
+    for (_, split), file in sorted(files.items()):
+        if split not in listed:
+            continue
+        for number, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), 1):
+            if not line.strip():
+                continue
+            here = f"{file}:{number}"
+            fields = line.strip().rsplit(maxsplit=1)  # rsplit: a path may contain spaces
+            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+                problems.append(f"{here}: expected '<domain>/<category>/<image> <label>'")
+                continue
+            raw, label = fields[0], int(fields[1])
+            parts = [p for p in PurePosixPath(raw.replace("\\", "/")).parts if p not in ("/", ".")]
+            if len(parts) < 3:
+                problems.append(f"{here}: {raw} is not <domain>/<category>/<image>")
+                continue
+            path = image_root.joinpath(*parts[-3:])
+            if path not in images:
+                why = "is not a .jpg/.png image" if path.is_file() else "not found"
+                problems.append(f"{here}: {raw} {why} (looked for {path})")
+                continue
+            category = parts[-2]
+            expected = categories.index(category) + 1
+            if label != expected:
+                said = categories[label - 1] if 1 <= label <= len(categories) else "out of range"
+                disagreements.append(
+                    f"{here}: label {label} ({said}) but the image is in {category} ({expected})"
+                )
+            # The same image in train and crossval would inflate validation accuracy.
+            first_split, first_here = where.setdefault(path, (split, here))
+            if first_split != split:
+                problems.append(f"{here}: {raw} is also listed for {first_split} in {first_here}")
+            listed[split].append(path)
+    message = []
+    if problems:
+        message.append(
+            f"{len(problems)} lines of the PACS split files name no usable image:\n"
+            f"{bullet_list(problems)}"
+        )
+    if disagreements:
+        mapping = ", ".join(f"{i} {c}" for i, c in enumerate(categories, 1))
+        message.append(
+            f"{len(disagreements)} labels in the PACS split files disagree with the category "
+            f"folders (labels are {mapping}):\n{bullet_list(disagreements)}"
+        )
+    if message:
+        message.append("fix those lines, or remove all split files to hold out images instead")
+        raise DataError("\n".join(message))
+    return listed
