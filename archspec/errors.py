@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 
 class UserError(Exception):
-    """A mistake in what the user gave us (a file, a flag, a folder): say what, where, and the fix."""
+    """A mistake in what the user gave (a file, a flag, a folder): say what, where, and the fix."""
 
 
 @dataclass(frozen=True)

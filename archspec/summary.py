@@ -63,7 +63,8 @@ class ModelSummary:
                 "=" * len(rule),
                 f"Total params: {self.total_params:,}",
                 f"Trainable params: {self.trainable_params:,}",
-                f"Mult-adds per image: {self.total_mult_adds:,} ({self.total_mult_adds / 1e9:.2f} G)",
+                f"Mult-adds per image: {self.total_mult_adds:,} "
+                f"({self.total_mult_adds / 1e9:.2f} G)",
                 rule,
             ]
         )
