@@ -35,7 +35,7 @@ def _runner_command_modules() -> list:
     import importlib
 
     modules = []
-    for name in ("run_commands",):
+    for name in ("run_commands", "study_commands", "deploy_commands"):
         try:
             modules.append(importlib.import_module(f"archspec.cli.{name}"))
         except ModuleNotFoundError as e:

@@ -2,8 +2,10 @@
 
 from collections.abc import Sequence
 
+from archspec.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError, ValueError):
     """A mistake in the user's data: the CLI prints the message and exits with code 2."""
 
 

@@ -1,0 +1,128 @@
+"""Checkpoints: everything needed to resume, evaluate or visualize a run, as plain data + tensors.
+
+Written atomically (a temporary file, then a rename) so an interrupted write never destroys the
+previous checkpoint, and read with `weights_only=True` so a checkpoint can never run code.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archspec.compiler import SpecModel, compile_spec
+from archspec.errors import SpecError, UserError
+from archspec.io import write_atomic
+from archspec.shapes import resolve
+from archspec.spec import Spec, spec_from_data
+
+FORMAT = "archspec-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(UserError):
+    """A file that is missing, unreadable, or not one of our checkpoints."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint. `state` holds the resumable training state (optimizer, RNG, ...)."""
+
+    path: Path
+    spec: Spec
+    task: str
+    labels: tuple[str, ...]
+    model_state: dict[str, torch.Tensor]
+    config: dict[str, Any]
+    epoch: int  # epochs completed
+    state: dict[str, Any]
+
+    def build_model(self) -> SpecModel:
+        """The model with the checkpoint's weights, on the CPU, in eval mode."""
+        model = compile_spec(resolve(self.spec, len(self.labels)))
+        model.load_state_dict(self.model_state)
+        return model.eval()
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    spec: Spec,
+    task: str,
+    labels: tuple[str, ...] | list[str],
+    model_state: dict[str, torch.Tensor],
+    config: dict[str, Any],
+    epoch: int,
+    state: dict[str, Any] | None = None,
+) -> None:
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": spec.to_data(),
+        "task": task,
+        "labels": list(labels),
+        "model": model_state,
+        "config": config,
+        "epoch": epoch,
+        "state": state or {},
+    }
+    write_atomic(path, lambda f: torch.save(payload, f))
+
+
+def find_checkpoint(run_or_file: Path, name: str = "best.pt") -> Path:
+    """A run directory means its `name` checkpoint; a file means itself."""
+    path = Path(run_or_file)
+    if path.is_dir():
+        candidate = path / name
+        if not candidate.is_file():
+            found = sorted(p.name for p in path.glob("*.pt"))
+            hint = f" (it has {', '.join(found)})" if found else ""
+            raise CheckpointError(
+                f"{path} has no {name}{hint}: is it a run directory of `archspec train`? "
+                "A run that was interrupted before its first epoch ended has no checkpoint yet"
+            )
+        return candidate
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist: give a run directory or a .pt checkpoint")
+    return path
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"{path} is not a readable archspec checkpoint ({first_line}); "
+            "give best.pt or last.pt from a run directory"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not an archspec checkpoint; "
+            "give best.pt or last.pt from a run directory of `archspec train`"
+        )
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path} is checkpoint format version {payload.get('version')}, this archspec reads "
+            f"version {VERSION}"
+        )
+    try:
+        spec = spec_from_data(payload["spec"], source=f"{path} (stored spec)")
+    except SpecError as e:
+        raise CheckpointError(f"the spec stored in {path} is not valid:\n{e}") from None
+    return Checkpoint(
+        path=path,
+        spec=spec,
+        task=payload["task"],
+        labels=tuple(payload["labels"]),
+        model_state=payload["model"],
+        config=payload["config"],
+        epoch=int(payload["epoch"]),
+        state=payload["state"],
+    )

@@ -1,0 +1,33 @@
+"""What a training run is asked to do. Stored in every run directory and checkpoint as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    spec: str  # path of the spec file, as given
+    task: str  # "category" or "domain": which folder level is the label
+    data: str | None = None  # dataset root; None = the embedded synthetic set (no download)
+    epochs: int = 100  # the study trained every variant for 100 epochs
+    batch_size: int = 128  # the study's batch size
+    lr: float = 1e-3  # Adam's default, the study's choice
+    weight_decay: float = 0.0  # the study used none
+    seed: int = 0  # seeds weights, shuffling, dropout and the hold-out split
+    device: str = "auto"  # auto = cuda, else mps, else cpu
+    workers: int = 2  # threads decoding images (once per run)
+    holdout_domain: str | None = None  # leave-one-domain-out: validate on this domain only
+    val_fraction: float = 0.2  # hold-out share when the data has no split of its own
+    skip_bad_images: bool = False  # skip corrupt images instead of stopping before training
+    out: str = "runs"  # parent folder of run directories
+    name: str | None = None  # run directory name; default <spec stem>-<task>[-holdout-<d>]
+
+    def to_data(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,69 @@
+"""Turn a run's data flags into in-memory tensors: images decoded once, labels for the task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from runner.config import TrainConfig
+from runner.data import (
+    check_task,
+    decode_images,
+    discover,
+    embedded_dataset,
+    label_names,
+    labels,
+)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    train_images: torch.Tensor  # (N, 3, H, W) uint8
+    train_labels: torch.Tensor  # (N,) int64
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+    labels: tuple[str, ...]  # class names in label order
+    root: Path
+    notes: tuple[str, ...]  # said once to the user before training
+
+
+def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) -> PreparedData:
+    root = Path(config.data) if config.data is not None else embedded_dataset(seed=0)
+    dataset = discover(
+        root,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        holdout_domain=config.holdout_domain,
+    )
+    check_task(dataset, config.task)
+    names = label_names(dataset, config.task)
+    notes = [f"data: {root} ({dataset.layout} layout)"] if config.data else [
+        f"data: the embedded synthetic dataset at {root}"
+    ]
+    notes += dataset.notes
+    decoded = []
+    for split, samples in (("train", dataset.train), ("val", dataset.val)):
+        result = decode_images(
+            [s.path for s in samples],
+            size,
+            workers=config.workers,
+            progress=progress,
+            skip_bad=config.skip_bad_images,
+        )
+        kept = [samples[i] for i in result.kept]
+        if result.bad:
+            notes.append(f"{split}: skipped {len(result.bad)} unreadable images")
+        if result.resized:
+            notes.append(
+                f"{split}: resized {result.resized} of {len(samples)} images to "
+                f"{size[0]}x{size[1]}, the spec's input size"
+            )
+        decoded.append((result.images, labels(kept, names, config.task)))
+    (train_x, train_y), (val_x, val_y) = decoded
+    notes.append(
+        f"train: {len(train_y)} images, val: {len(val_y)} images, "
+        f"{len(names)} {config.task} classes ({', '.join(names)})"
+    )
+    return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes))

@@ -1,0 +1,95 @@
+"""The run directory: one folder per run, holding all that is needed to resume and inspect it.
+
+    config.yaml    the run's settings (TrainConfig)        metrics.csv  one row per epoch
+    spec.yaml      the spec, as plain data                  best.pt      best validation accuracy
+    summary.json   written once all epochs have finished    last.pt      the latest state
+    curves.png, confusion.png, filters/                     figures
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archspec.io import write_text_atomic
+
+METRICS_FIELDS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "seconds",
+    "images_per_second",
+)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def best(self) -> Path:
+        return self.path / "best.pt"
+
+    @property
+    def last(self) -> Path:
+        return self.path / "last.pt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def summary(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def finished(self) -> bool:
+        return self.summary.is_file()
+
+    def write_yaml(self, name: str, data: dict[str, Any]) -> None:
+        write_text_atomic(self.path / name, yaml.safe_dump(data, sort_keys=False))
+
+    def write_summary(self, data: dict[str, Any]) -> None:
+        write_text_atomic(self.summary, json.dumps(data, indent=2) + "\n")
+
+    def read_summary(self) -> dict[str, Any]:
+        return json.loads(self.summary.read_text())
+
+    def read_metrics(self) -> list[dict[str, str]]:
+        if not self.metrics.is_file():
+            return []
+        with self.metrics.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Rewrite the whole file: it is small, and a rewrite keeps it consistent with last.pt."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRICS_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(self.metrics, buffer.getvalue())
+
+
+def default_run_name(spec_path: str, task: str, holdout_domain: str | None) -> str:
+    name = f"{Path(spec_path).stem}-{task}"
+    return f"{name}-holdout-{holdout_domain}" if holdout_domain else name
+
+
+def new_run_dir(out: Path, name: str) -> RunDir:
+    """A fresh folder `out/name`, or `out/name-2`, ... : never overwrite an earlier run."""
+    out.mkdir(parents=True, exist_ok=True)
+    candidate, n = out / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = out / f"{name}-{n}"
+    candidate.mkdir()
+    return RunDir(candidate)

@@ -1,0 +1,331 @@
+"""Train a spec for one task: the whole loop, top to bottom.
+
+The study's recipe: Adam, cross-entropy, a fixed number of epochs, the best model chosen by
+validation accuracy. Images live in memory as uint8 and are normalised per batch on the device.
+Ctrl-C saves the exact position (epoch, batch, shuffle order, RNG states) into last.pt, so
+`--resume` continues as if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from archspec.errors import UserError
+from archspec.layers import format_shape
+from archspec.shapes import resolve
+from archspec.spec import Spec, load_spec
+from runner.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from runner.config import TrainConfig
+from runner.data import normalize
+from runner.device import autocast, memory_format, needs_grad_scaler, pick_device
+from runner.model import seeded_model
+from runner.prepare import PreparedData, prepare_data
+from runner.rundir import RunDir, default_run_name, new_run_dir
+
+StepHook = Callable[[int, int], None]  # (epoch, batch) after each optimizer step; for tests
+
+
+@dataclass
+class EpochSums:
+    """Running totals of the epoch in progress (saved on Ctrl-C to resume mid-epoch)."""
+
+    loss: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0
+
+
+class StopRequest:
+    """Ctrl-C asks the loop to stop after the batch in progress; a second Ctrl-C stops at once.
+
+    Stopping between batches keeps the saved position exact, so a resumed run matches an
+    uninterrupted one. Outside the main thread (where signals cannot be caught) it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this batch (Ctrl-C again to stop now)", flush=True)
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def train_run(
+    config: TrainConfig,
+    resume: Path | None = None,
+    *,
+    progress: bool = True,
+    on_step: StepHook | None = None,
+) -> Path:
+    """Train `config.spec` for `config.task`; return the run directory."""
+    spec = load_spec(config.spec)
+    checkpoint = None
+    if resume is not None:
+        checkpoint = load_checkpoint(find_checkpoint(resume, "last.pt"))
+        _check_resumable(spec, config, checkpoint.spec, checkpoint.config, resume)
+        config = replace(TrainConfig.from_data(checkpoint.config), epochs=config.epochs)
+
+    device = pick_device(config.device)
+    data = prepare_data(config, spec.input_shape[1:], progress=progress)
+    resolved = _resolve_for_labels(spec, data.labels, config)
+    for note in data.notes:
+        print(note)
+
+    model = seeded_model(spec, len(data.labels), config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    state: dict[str, Any] = {"best_accuracy": -1.0, "best_epoch": 0}
+    position: dict[str, Any] | None = None
+    if checkpoint is not None:
+        run = RunDir(Path(resume))
+        model.load_state_dict(checkpoint.model_state)
+        optimizer.load_state_dict(checkpoint.state["optimizer"])
+        torch.set_rng_state(checkpoint.state["torch_rng"])
+        shuffle.set_state(checkpoint.state["shuffle_rng"])
+        state = {k: checkpoint.state[k] for k in ("best_accuracy", "best_epoch")}
+        position = checkpoint.state.get("position")
+        start_epoch = checkpoint.epoch
+        rows = [r for r in run.read_metrics() if int(r["epoch"]) <= start_epoch]
+        print(f"resuming {run.path} after epoch {start_epoch}" + (
+            f", batch {position['batch']}" if position else ""))
+    else:
+        name = config.name or default_run_name(config.spec, config.task, config.holdout_domain)
+        run = new_run_dir(Path(config.out), name)
+        config = replace(config, name=run.path.name)
+        run.write_yaml("config.yaml", config.to_data())
+        run.write_yaml("spec.yaml", spec.to_data())
+        start_epoch, rows = 0, []
+    run.write_metrics(rows)
+    print(f"run directory: {run.path}")
+
+    model.to(device=device, memory_format=memory_format(device))
+    _optimizer_to(optimizer, device)
+    # On CUDA the whole uint8 set moves to the GPU once: a batch is then an index, no copy.
+    on_device = device.type == "cuda"
+    train_x = data.train_images.to(device) if on_device else data.train_images
+    train_y = data.train_labels.to(device)
+    scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(device) else None
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(train_y)
+    batches = math.ceil(n / config.batch_size)
+
+    def save(path: Path, epoch: int, position: dict[str, Any] | None = None) -> None:
+        save_checkpoint(
+            path,
+            spec=spec,
+            task=config.task,
+            labels=data.labels,
+            model_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
+            config=config.to_data(),
+            epoch=epoch,
+            state={
+                **state,
+                "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "shuffle_rng": shuffle.get_state(),
+                "position": position,
+            },
+        )
+
+    stop = StopRequest()
+    with stop:
+        for epoch in range(start_epoch, config.epochs):
+            if position is not None:  # resuming mid-epoch: same order, same totals so far
+                perm, first_batch = position["perm"], position["batch"]
+                sums = EpochSums(**position["sums"])
+                position = None
+            else:
+                perm, first_batch, sums = torch.randperm(n, generator=shuffle), 0, EpochSums()
+            model.train()
+            bar = tqdm(
+                total=n, initial=min(first_batch * config.batch_size, n), unit="img",
+                desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False,
+            )
+            next_batch = first_batch  # batches before this one are fully counted
+            try:
+                for batch in range(first_batch, batches):
+                    if stop.requested:
+                        raise KeyboardInterrupt
+                    started = time.perf_counter()
+                    index = perm[batch * config.batch_size : (batch + 1) * config.batch_size]
+                    images = train_x[index.to(train_x.device)].to(device, non_blocking=True)
+                    x = normalize(images).contiguous(memory_format=memory_format(device))
+                    y = train_y[index.to(train_y.device)]
+                    with autocast(device):
+                        logits = model(x)
+                        loss = loss_fn(logits, y)
+                    optimizer.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.step(optimizer)
+                        scaler.update()
+                    else:
+                        loss.backward()
+                        optimizer.step()
+                    sums.loss += loss.item() * len(y)
+                    sums.correct += int((logits.argmax(1) == y).sum())
+                    sums.seen += len(y)
+                    sums.seconds += time.perf_counter() - started
+                    next_batch = batch + 1
+                    bar.update(len(y))
+                    bar.set_postfix(loss=f"{sums.loss / sums.seen:.4f}",
+                                    img_s=f"{sums.seen / max(sums.seconds, 1e-9):.0f}")
+                    if on_step is not None:
+                        on_step(epoch, batch)
+            except KeyboardInterrupt:
+                bar.close()
+                save(run.last, epoch, {"perm": perm, "batch": next_batch, "sums": vars(sums)})
+                print(
+                    f"\ninterrupted in epoch {epoch + 1}; saved {run.last}. Continue with:\n"
+                    f"  archspec train {config.spec} --resume {run.path}"
+                )
+                raise
+            bar.close()
+
+            val_loss, val_accuracy, _ = evaluate(model, data.val_images, data.val_labels,
+                                                 config.batch_size, device)
+            rows.append({
+                "epoch": epoch + 1,
+                "train_loss": round(sums.loss / sums.seen, 6),
+                "train_accuracy": round(sums.correct / sums.seen, 6),
+                "val_loss": round(val_loss, 6),
+                "val_accuracy": round(val_accuracy, 6),
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": round(sums.seconds, 3),
+                "images_per_second": round(sums.seen / max(sums.seconds, 1e-9), 1),
+            })
+            run.write_metrics(rows)
+            print(f"[Epoch {epoch + 1}] eval accuracy: {val_accuracy:.4f}, loss: {val_loss:.4f}")
+            if val_accuracy > state["best_accuracy"]:
+                state.update(best_accuracy=val_accuracy, best_epoch=epoch + 1)
+                save(run.best, epoch + 1)
+            save(run.last, epoch + 1)
+
+    _finish(run, spec, resolved, config, data, rows, state, device)
+    return run.path
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[float, float, torch.Tensor]:
+    """Mean loss, accuracy and the predicted labels (on the CPU), in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum, predictions = 0.0, []
+    for start in range(0, len(labels), batch_size):
+        x = normalize(images[start : start + batch_size].to(device))
+        y = labels[start : start + batch_size].to(device)
+        with autocast(device):
+            logits = model(x.contiguous(memory_format=memory_format(device)))
+        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
+        predictions.append(logits.argmax(1).cpu())
+    model.train(was_training)
+    predicted = torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.int64)
+    accuracy = (predicted == labels.cpu()).float().mean().item() if len(labels) else 0.0
+    return loss_sum / max(len(labels), 1), accuracy, predicted
+
+
+def _resolve_for_labels(spec: Spec, labels: tuple[str, ...], config: TrainConfig):
+    resolved = resolve(spec, len(labels))
+    out = resolved.output_shape
+    if out != (len(labels),):
+        raise UserError(
+            f"{config.spec}: the model's output is {format_shape(out)} but the {config.task} "
+            f"task on this data has {len(labels)} classes ({', '.join(labels)}); end the spec "
+            "with a Linear whose out_features is num_classes"
+        )
+    return resolved
+
+
+def _check_resumable(
+    spec: Spec, config: TrainConfig, run_spec: Spec, run_config: dict[str, Any], run: Path
+) -> None:
+    if spec != run_spec:
+        raise UserError(
+            f"cannot resume {run} with {config.spec}: the run trained spec {run_spec.name}, "
+            f"and {config.spec} ({spec.name}) differs from it; give the run's own spec "
+            f"({run_config.get('spec')}) or start a new run without --resume"
+        )
+    if config.task != run_config.get("task"):
+        raise UserError(
+            f"cannot resume {run} for --task {config.task}: it trains the "
+            f"{run_config.get('task')} task"
+        )
+
+
+def _optimizer_to(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+    for value in optimizer.state.values():
+        for key, tensor in value.items():
+            if isinstance(tensor, torch.Tensor) and key != "step":
+                value[key] = tensor.to(device)
+
+
+def _finish(
+    run: RunDir,
+    spec: Spec,
+    resolved,
+    config: TrainConfig,
+    data: PreparedData,
+    rows: list[dict[str, Any]],
+    state: dict[str, Any],
+    device: torch.device,
+) -> None:
+    """Figures and summary.json from the best model; summary.json marks the run finished."""
+    from archspec.summary import summarize
+    from runner.visualize import plot_confusion, plot_curves
+
+    best = load_checkpoint(run.best).build_model()
+    stats = summarize(best, resolved)
+    best.to(device=device, memory_format=memory_format(device))
+    _, _, predicted = evaluate(best, data.val_images, data.val_labels, config.batch_size, device)
+    title = f"{spec.name}, {config.task} task"
+    plot_curves(run.metrics, run.path / "curves.png", title=title)
+    plot_confusion(
+        data.val_labels.tolist(), predicted.tolist(), data.labels, run.path / "confusion.png",
+        title=f"{title}: validation, best epoch {state['best_epoch']}",
+    )
+    seconds = [float(r["seconds"]) for r in rows]
+    run.write_summary({
+        "spec_name": spec.name,
+        "spec_path": config.spec,
+        "task": config.task,
+        "labels": list(data.labels),
+        "epochs": config.epochs,
+        "best_val_accuracy": state["best_accuracy"],
+        "best_epoch": state["best_epoch"],
+        "final_val_accuracy": float(rows[-1]["val_accuracy"]) if rows else None,
+        "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
+        "params": stats.total_params,
+        "mult_adds": stats.total_mult_adds,
+    })
+    print(
+        f"best eval accuracy {state['best_accuracy']:.4f} at epoch {state['best_epoch']}; "
+        f"see {run.path}"
+    )
