@@ -1,0 +1,99 @@
+"""Commands that use a trained model outside training: export, predict."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXPORT_FORMATS = ("onnx", "torchscript")  # runner.export.FORMATS; kept here so --help is fast
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="write a trained model as ONNX or TorchScript, checked against PyTorch",
+        description="Export the model of a run (its best.pt) or of a checkpoint file. The label "
+        "names, task, spec name, input shape and normalisation go inside the file. The export "
+        "is run against PyTorch before it is written; a mismatch above 1e-4 writes nothing.",
+    )
+    p.add_argument("run", type=Path, metavar="RUN_DIR|CHECKPOINT")
+    p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="where to write it (default: model.onnx / model.pt beside the checkpoint)",
+    )
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX operator set version (default 18)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=2,
+        metavar="N",
+        help="batch size of the example used to trace and check (default 2); "
+        "an ONNX model still takes any batch size",
+    )
+    p.set_defaults(handler=export_command)
+
+    p = subparsers.add_parser(
+        "predict",
+        help="label images with a trained model",
+        description="Decode and normalise each image as training did, run the model of a run "
+        "(its best.pt) or of a checkpoint file, print the most probable labels.",
+    )
+    p.add_argument("run", type=Path, metavar="RUN_DIR|CHECKPOINT")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument(
+        "--top", type=int, default=3, metavar="K", help="labels listed per image (default 3)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(handler=predict_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from runner.checkpoint import find_checkpoint, load_checkpoint
+    from runner.export import TOLERANCE, export_checkpoint
+
+    checkpoint = load_checkpoint(find_checkpoint(args.run, "best.pt"))
+    result = export_checkpoint(
+        checkpoint, args.format, args.out, opset=args.opset, batch=args.batch
+    )
+    runtime = "onnxruntime" if result.format == "onnx" else "torch.jit.load"
+    measured = ", ".join(f"{d:.2g} at batch {b}" for b, d in result.differences.items())
+    print(
+        f"checked with {runtime} against PyTorch: largest |difference| {measured} "
+        f"(tolerance {TOLERANCE:.0e})"
+    )
+    kind = f"ONNX opset {result.opset}" if result.opset is not None else "TorchScript"
+    c, h, w = checkpoint.spec.input_shape
+    print(
+        f"wrote {result.path} ({kind}, {result.size_bytes / 1e6:.1f} MB): {checkpoint.spec.name}, "
+        f"{checkpoint.task} task, image (batch, {c}, {h}, {w}) -> logits "
+        f"(batch, {len(checkpoint.labels)})"
+    )
+    if args.format == "torchscript":
+        print(
+            "note: PyTorch deprecates TorchScript (torch.jit); prefer --format onnx for new "
+            "deployments",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from runner.checkpoint import find_checkpoint, load_checkpoint
+    from runner.predict import format_predictions, predict, predictions_to_data
+
+    checkpoint = load_checkpoint(find_checkpoint(args.run, "best.pt"))
+    predictions = predict(checkpoint, args.images, args.top)
+    if args.json:
+        print(json.dumps(predictions_to_data(checkpoint, predictions), indent=2))
+        return 0
+    print(
+        f"# {checkpoint.spec.name}, {checkpoint.task} task ({len(checkpoint.labels)} labels), "
+        f"{checkpoint.path} after epoch {checkpoint.epoch}"
+    )
+    print(format_predictions(predictions))
+    return 0
