@@ -15,6 +15,7 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a new file's mode
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -27,3 +28,9 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
