@@ -1,0 +1,118 @@
+"""Commands on trained runs: visualize, compare, and sweep (the whole study, one report)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "visualize",
+        help="draw the learned filters of every conv layer of a run (and its learning curves)",
+    )
+    p.add_argument(
+        "run",
+        type=Path,
+        metavar="RUN_DIR|CHECKPOINT",
+        help="a run directory (its best.pt) or a .pt",
+    )
+    p.add_argument(
+        "--layers",
+        metavar="NAMES",
+        help="comma-separated conv layers, e.g. Conv2d-1,Conv2d-4 (default: all)",
+    )
+    p.add_argument(
+        "--max-in", type=int, default=12, metavar="N", help="input channels shown (rows; 12)"
+    )
+    p.add_argument(
+        "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns; 12)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where the PNGs go (default RUN_DIR/filters/; beside a checkpoint file: "
+        "filters/ for best.pt, filters-<stem>/ otherwise)",
+    )
+    p.set_defaults(handler=visualize_command)
+
+    p = subparsers.add_parser(
+        "compare",
+        help="compare the learned filters of two runs of one spec (e.g. category vs domain)",
+    )
+    p.add_argument("run_a", type=Path, metavar="RUN_A", help="run directory or checkpoint")
+    p.add_argument("run_b", type=Path, metavar="RUN_B", help="run directory or checkpoint")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where comparison.md and the figures go (default compare-<A>-vs-<B>/ in the "
+        "folder holding RUN_A)",
+    )
+    p.set_defaults(handler=compare_command)
+
+    p = subparsers.add_parser(
+        "sweep",
+        help="train every spec for every task (resuming an interrupted sweep), then write a report",
+    )
+    p.add_argument("specs", type=Path, nargs="+", metavar="SPEC", help="spec files")
+    p.add_argument(
+        "--task",
+        nargs="+",
+        choices=TASK_CHOICES,
+        default=list(TASK_CHOICES),
+        help="tasks to train each spec for (default: category domain)",
+    )
+    add_training_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/sweep"),
+        metavar="DIR",
+        help="runs go to DIR/<spec stem>-<task>/, the report to DIR/report.md (runs/sweep)",
+    )
+    p.set_defaults(handler=sweep_command)
+
+
+def visualize_command(args: argparse.Namespace) -> int:
+    from runner.visualize import parse_layer_names, visualize_run
+
+    result = visualize_run(
+        args.run, args.out, parse_layer_names(args.layers), args.max_in, args.max_out
+    )
+    print(f"filters of {result.checkpoint}:")
+    for fig in result.figures:
+        print(f"  {fig.path}")
+    if result.curves is not None:
+        print(f"learning curves: {result.curves}")
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from runner.compare import compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, args.out)
+    c = result.comparison
+    print(f"A ({c.a.label}): {c.a.describe()}")
+    print(f"B ({c.b.label}): {c.b.describe()}")
+    print(f"start: {c.start}")
+    print()
+    print(c.table())
+    print()
+    print(c.reading())
+    print()
+    print(f"wrote {result.markdown} and {len(result.figures)} figures")
+    return 0
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from runner.sweep import run_sweep
+
+    result = run_sweep(
+        args.specs, args.task, args.out, training_overrides(args), progress=not args.quiet
+    )
+    print(f"report: {result.report}")
+    return 0

@@ -1,0 +1,215 @@
+"""`archspec sweep`: train every spec for every task, then write one report of the whole study.
+
+Runs go to `<out>/<spec stem>-<task>/`. A sweep can be stopped at any point and the same command
+continues it: a run with summary.json is finished and skipped, a run with last.pt but no
+summary.json is resumed from it (train_run saves last.pt on Ctrl-C), anything else is trained.
+A finished run asked for more epochs is extended (resumed to the new count). Runs are only ever
+reused when they were trained with the same spec and the same settings; otherwise the sweep stops
+and says which setting differs, rather than mixing results of different settings in one report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archspec.errors import SpecError, UserError
+from archspec.shapes import num_classes_for, resolve
+from archspec.spec import Spec, load_spec, spec_from_data
+from runner.config import TrainConfig
+from runner.rundir import RunDir
+from runner.train import train_run
+
+TASKS = ("category", "domain")
+# Settings that change what a run learns; device and workers do not, so they may differ.
+RESULT_FIELDS = (
+    "task",
+    "data",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "seed",
+    "holdout_domain",
+    "val_fraction",
+    "skip_bad_images",
+)
+# What train_run writes before its first checkpoint; a folder holding only these never trained.
+UNSTARTED_FILES = frozenset({"config.yaml", "spec.yaml", "metrics.csv"})
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    spec_path: Path
+    spec: Spec
+    task: str
+    path: Path  # <out>/<spec stem>-<task>
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def plan_sweep(specs: Sequence[Path], tasks: Sequence[str], out: Path) -> list[SweepRun]:
+    """Every (spec, task) pair, spec by spec; every spec checked for every task before any run."""
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise UserError(f"unknown task {', '.join(unknown)}; the tasks are {', '.join(TASKS)}")
+    tasks = list(dict.fromkeys(tasks))
+    stems: dict[str, Path] = {}
+    for path in specs:
+        other = stems.setdefault(Path(path).stem, Path(path))
+        if other != Path(path):
+            raise UserError(
+                f"{other} and {path} would share the run directories {Path(path).stem}-<task>: "
+                "rename one of them"
+            )
+    runs, problems = [], []
+    for path in stems.values():
+        try:
+            spec = load_spec(path)
+            for task in tasks:
+                resolve(spec, num_classes_for(task))
+        except SpecError as e:
+            problems.append(str(e))
+            continue
+        runs += [SweepRun(path, spec, task, Path(out) / f"{path.stem}-{task}") for task in tasks]
+    if problems:
+        raise UserError("nothing trained; fix these specs first:\n" + "\n".join(problems))
+    return runs
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"cannot read {path}: {e}") from None
+
+
+def _same(field: str, a: Any, b: Any) -> bool:
+    if field == "data" and a is not None and b is not None:
+        return Path(a).resolve() == Path(b).resolve()
+    return a == b
+
+
+def check_reusable(run: SweepRun, config: TrainConfig) -> None:
+    """The existing run directory was trained with this spec and these settings."""
+    stored_spec = run.path / "spec.yaml"
+    if stored_spec.is_file():
+        try:
+            same_spec = spec_from_data(_read_yaml(stored_spec), str(stored_spec)) == run.spec
+        except SpecError:
+            same_spec = False
+        if not same_spec:
+            raise UserError(
+                f"{run.path} was trained with another version of {run.spec_path} (see its "
+                "spec.yaml): give another --out, or move that run away to train it again"
+            )
+    stored_config = run.path / "config.yaml"
+    if not stored_config.is_file():
+        return
+    stored = _read_yaml(stored_config) or {}
+    wanted = config.to_data()
+    differ = [
+        f"{f}={stored.get(f)!r} there, {wanted[f]!r} now"
+        for f in RESULT_FIELDS
+        if not _same(f, stored.get(f), wanted[f])
+    ]
+    if differ:
+        raise UserError(
+            f"{run.path} was trained with other settings ({'; '.join(differ)}): give another "
+            "--out, or the same settings, to continue this sweep"
+        )
+
+
+def remove_unstarted(run: SweepRun) -> None:
+    """Delete a run folder that never reached a checkpoint (train_run never overwrites one)."""
+    entries = list(run.path.iterdir())
+    if any(p.name not in UNSTARTED_FILES or not p.is_file() for p in entries):
+        raise UserError(
+            f"{run.path} has no checkpoint to resume but holds other files "
+            f"({', '.join(sorted(p.name for p in entries))}): move it away to train it again"
+        )
+    for p in entries:
+        p.unlink()
+    run.path.rmdir()
+
+
+def run_status(run: SweepRun, config: TrainConfig) -> str:
+    """new | finished | extend | resume, after checking an existing run may be reused."""
+    run_dir = RunDir(run.path)
+    if not run.path.exists():
+        return "new"
+    check_reusable(run, config)
+    if run_dir.finished:
+        epochs = int(run_dir.read_summary().get("epochs", config.epochs))
+        if epochs > config.epochs:
+            raise UserError(
+                f"{run.path} was trained for {epochs} epochs, this sweep asks for "
+                f"{config.epochs}: give --epochs {epochs} (or more, to extend it) or another --out"
+            )
+        return "extend" if config.epochs > epochs else "finished"
+    if run_dir.last.is_file():
+        return "resume"
+    if run_dir.best.is_file():
+        raise UserError(
+            f"{run.path} has best.pt but no last.pt to resume from: move it away to train it again"
+        )
+    remove_unstarted(run)
+    return "new"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    runs: list[SweepRun]
+    statuses: dict[str, str]  # run name -> what was done: new | finished | extend | resume
+    report: Path
+
+
+def run_sweep(
+    specs: Sequence[Path],
+    tasks: Sequence[str] = TASKS,
+    out: Path = Path("runs/sweep"),
+    training: Mapping[str, Any] | None = None,
+    *,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> SweepResult:
+    """Train what is missing (resuming what was interrupted), then write `<out>/report.md`."""
+    from runner.report import write_report
+
+    out = Path(out)
+    training = dict(training or {})
+    for reserved in ("spec", "task", "out", "name"):
+        training.pop(reserved, None)
+    runs = plan_sweep(specs, tasks, out)
+    configs = [
+        TrainConfig(str(r.spec_path), r.task, out=str(out), name=r.name, **training) for r in runs
+    ]
+    statuses = {r.name: run_status(r, c) for r, c in zip(runs, configs, strict=True)}
+    for number, (run, config) in enumerate(zip(runs, configs, strict=True), start=1):
+        status = statuses[run.name]
+        where = f"[{number}/{len(runs)}] {run.path}"
+        if status == "finished":
+            say(f"{where}: finished, skipped")
+            continue
+        say(
+            {
+                "new": f"{where}: training {config.epochs} epochs",
+                "resume": f"{where}: resuming from last.pt",
+                "extend": f"{where}: extending to {config.epochs} epochs",
+            }[status]
+        )
+        try:
+            resume = None if status == "new" else run.path
+            done = train_run(config, resume=resume, progress=progress)
+        except KeyboardInterrupt:
+            say(f"sweep interrupted in {run.path}; run the same command again to continue")
+            raise
+        if Path(done).resolve() != run.path.resolve():  # train_run never overwrites a folder
+            raise UserError(f"{run.name} was written to {done} instead of {run.path}")
+    report = write_report(out, runs, say=say)
+    return SweepResult(runs, statuses, report)

@@ -1,0 +1,252 @@
+"""The sweep: every spec x task trained once, an interrupted sweep resumed, one report.
+
+train_run is replaced by a fake that writes a minimal but real run directory (a real checkpoint
+of a tiny spec, metrics.csv, summary.json) and records how it was called.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archspec.cli import main
+from archspec.errors import UserError
+from archspec.spec import load_spec
+from runner import report, sweep
+from runner.checkpoint import save_checkpoint
+from runner.config import TrainConfig
+from runner.model import seeded_model
+
+SPEC = """
+name: {name}
+input_shape: [3, 12, 12]
+sections:
+  features:
+    - Conv2d: {{out_channels: 4, kernel_size: 3}}
+    - ReLU
+    - Conv2d: {{out_channels: 6, kernel_size: 3}}
+  classifier:
+    - Linear: {{out_features: num_classes}}
+"""
+LABELS = {
+    "category": ("circle", "cross", "heart", "ring", "square", "star", "triangle"),
+    "domain": ("art_painting", "cartoon", "photo", "sketch"),
+}
+HEADER = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second"
+
+
+class FakeTrainer:
+    """Stands in for runner.train.train_run; `interrupt_on=n` raises Ctrl-C in the n-th call."""
+
+    def __init__(self, interrupt_on: int | None = None):
+        self.calls: list[tuple[str, Path | None, int]] = []
+        self.interrupt_on = interrupt_on
+
+    def accuracy(self, config: TrainConfig) -> float:
+        return {"category": 0.5, "domain": 0.875}[config.task] + len(Path(config.spec).stem) / 100
+
+    def __call__(self, config: TrainConfig, resume: Path | None = None, progress: bool = True):
+        self.calls.append((config.name, resume, config.epochs))
+        run = Path(config.out) / config.name
+        spec = load_spec(config.spec)
+        labels = LABELS[config.task]
+        if resume is None:
+            run.mkdir(parents=True)  # like the real one: never into an existing folder
+            (run / "config.yaml").write_text(yaml.safe_dump(config.to_data()))
+            (run / "spec.yaml").write_text(yaml.safe_dump(spec.to_data()))
+        else:
+            assert (run / "last.pt").is_file()
+        state = seeded_model(spec, len(labels), config.seed).state_dict()
+
+        def save(name: str, epoch: int) -> None:
+            save_checkpoint(run / name, spec=spec, task=config.task, labels=labels,
+                            model_state=state, config=config.to_data(), epoch=epoch)  # fmt: skip
+
+        save("last.pt", 1)
+        if len(self.calls) == self.interrupt_on:
+            raise KeyboardInterrupt
+        accuracy = self.accuracy(config)
+        rows = [f"{e},1.0,0.5,1.1,{accuracy},0.001,2.0,50.0" for e in range(1, config.epochs + 1)]
+        (run / "metrics.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+        save("best.pt", config.epochs)
+        save("last.pt", config.epochs)
+        summary = {
+            "spec_name": spec.name,
+            "spec_path": config.spec,
+            "task": config.task,
+            "labels": list(labels),
+            "epochs": config.epochs,
+            "best_val_accuracy": accuracy,
+            "best_epoch": config.epochs,
+            "final_val_accuracy": accuracy,
+            "seconds_per_epoch": 2.0,
+            "params": 1234,
+            "mult_adds": 56789,
+        }
+        (run / "summary.json").write_text(json.dumps(summary))
+        return run
+
+
+@pytest.fixture
+def specs(tmp_path: Path) -> list[Path]:
+    paths = []
+    for stem, name in (("alpha", "AlphaNet"), ("beta", "BetaNet")):
+        path = tmp_path / "specs" / f"{stem}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(SPEC.format(name=name))
+        paths.append(path)
+    return paths
+
+
+def install(monkeypatch, trainer: FakeTrainer) -> FakeTrainer:
+    monkeypatch.setattr(sweep, "train_run", trainer)
+    return trainer
+
+
+def skip_report(monkeypatch) -> list[list[str]]:
+    """Replace the report (tested on its own below) by a stub recording which runs it got."""
+    reports: list[list[str]] = []
+
+    def write_report(out, runs, say=print):
+        reports.append([run.name for run in runs])
+        return out / "report.md"
+
+    monkeypatch.setattr(report, "write_report", write_report)
+    return reports
+
+
+def test_an_interrupted_sweep_resumes_without_retraining_finished_runs(
+    tmp_path, specs, monkeypatch, capsys
+):
+    out = tmp_path / "sweep"
+    args = ["sweep", *map(str, specs), "--task", "category", "domain", "--epochs", "2"]
+    args += ["--out", str(out), "--quiet"]
+    reports = skip_report(monkeypatch)
+    first = install(monkeypatch, FakeTrainer(interrupt_on=2))
+    assert main(args) == 130  # Ctrl-C during alpha-domain
+    assert first.calls == [("alpha-category", None, 2), ("alpha-domain", None, 2)]
+    assert "run the same command again" in capsys.readouterr().out
+    assert reports == []
+
+    second = install(monkeypatch, FakeTrainer())
+    assert main(args) == 0
+    assert second.calls == [
+        ("alpha-domain", out / "alpha-domain", 2),  # resumed from its last.pt
+        ("beta-category", None, 2),
+        ("beta-domain", None, 2),
+    ]  # alpha-category, finished, was not trained again
+    assert "alpha-category: finished, skipped" in capsys.readouterr().out
+    every_run = ["alpha-category", "alpha-domain", "beta-category", "beta-domain"]
+    assert reports == [every_run]
+
+    third = install(monkeypatch, FakeTrainer())
+    assert main(args) == 0
+    assert third.calls == []  # everything finished: only the report is written again
+    assert reports == [every_run, every_run]
+
+
+def test_the_report_has_tables_chart_filters_and_comparisons_with_relative_links(
+    tmp_path, specs, monkeypatch
+):
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "sweep"
+    result = sweep.run_sweep(specs, ["category", "domain"], out, {"epochs": 3}, say=lambda s: None)
+    assert result.report == out / "report.md"
+    text = result.report.read_text()
+
+    assert "## Category task" in text and "## Domain task" in text
+    # AlphaNet's category run: 0.5 + len("alpha") / 100 = 55.0%, best at epoch 3
+    assert "| AlphaNet | 1,234 | 0.06 M | 55.0% | 3 | 55.0% | 2.0 | [alpha-category](" in text
+    assert "| BetaNet | 1,234 | 0.06 M | 91.5% | 3 | 91.5% |" in text  # 0.875 + 0.04
+    assert "Training settings: epochs 3, batch size 128" in text
+    for spec in ("AlphaNet", "BetaNet"):
+        assert f"## {spec} (`" in text
+    assert text.count("| Layer | Kernels | category vs domain |") == 2
+    assert "the kernels are much different for the two sets" in text
+
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert "accuracy.png" in links
+    assert "alpha-domain/filters/conv2d-1-rgb.png" in links
+    assert "beta-category/filters/conv2d-3.png" in links
+    assert "alpha-category/curves.png" in links
+    assert all(not Path(link).is_absolute() for link in links)
+    moved = tmp_path / "moved" / "elsewhere"
+    shutil.move(out, moved)
+    missing = [link for link in links if not (moved / link).exists()]
+    assert missing == []
+
+
+def test_one_task_means_no_comparison(tmp_path, specs, monkeypatch):
+    trainer = install(monkeypatch, FakeTrainer())
+    result = sweep.run_sweep(specs[:1], ["domain"], tmp_path / "s", {"epochs": 1}, say=print)
+    assert [c[0] for c in trainer.calls] == ["alpha-domain"]
+    text = result.report.read_text()
+    assert "## Domain task" in text and "## Category task" not in text
+    assert "vs domain" not in text
+    assert not list((tmp_path / "s").glob("compare-*"))
+
+
+def test_a_run_with_other_settings_is_not_reused(tmp_path, specs, monkeypatch):
+    skip_report(monkeypatch)
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    sweep.run_sweep(specs[:1], ["domain"], out, {"epochs": 1}, say=print)
+    trainer = install(monkeypatch, FakeTrainer())
+    with pytest.raises(UserError, match=r"alpha-domain was trained with other settings \(lr="):
+        sweep.run_sweep(specs[:1], ["domain"], out, {"epochs": 1, "lr": 0.1}, say=print)
+    assert trainer.calls == []
+
+
+def test_a_finished_run_asked_for_more_epochs_is_extended(tmp_path, specs, monkeypatch):
+    skip_report(monkeypatch)
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    sweep.run_sweep(specs[:1], ["domain"], out, {"epochs": 1}, say=print)
+    trainer = install(monkeypatch, FakeTrainer())
+    sweep.run_sweep(specs[:1], ["domain"], out, {"epochs": 4}, say=print)
+    assert trainer.calls == [("alpha-domain", out / "alpha-domain", 4)]
+    with pytest.raises(UserError, match="trained for 4 epochs, this sweep asks for 2"):
+        sweep.run_sweep(specs[:1], ["domain"], out, {"epochs": 2}, say=print)
+
+
+def test_a_folder_left_before_the_first_checkpoint_is_trained_again(tmp_path, specs, monkeypatch):
+    skip_report(monkeypatch)
+    out = tmp_path / "s"
+    unstarted = out / "alpha-domain"
+    unstarted.mkdir(parents=True)
+    config = TrainConfig(str(specs[0]), "domain", epochs=1, out=str(out), name="alpha-domain")
+    (unstarted / "config.yaml").write_text(yaml.safe_dump(config.to_data()))
+    trainer = install(monkeypatch, FakeTrainer())
+    sweep.run_sweep(specs[:1], ["domain"], out, {"epochs": 1}, say=print)
+    assert trainer.calls == [("alpha-domain", None, 1)]
+
+    (out / "beta-domain").mkdir()
+    (out / "beta-domain" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match=r"notes\.txt"):
+        sweep.run_sweep(specs[1:], ["domain"], out, {"epochs": 1}, say=print)
+    assert (out / "beta-domain" / "notes.txt").read_text() == "mine"
+
+
+def test_bad_specs_are_reported_before_anything_is_trained(tmp_path, specs, monkeypatch, capsys):
+    broken = tmp_path / "specs" / "broken.yaml"
+    broken.write_text(SPEC.format(name="Broken").replace("kernel_size: 3}", "kernel_size: 30}"))
+    trainer = install(monkeypatch, FakeTrainer())
+    assert main(["sweep", str(specs[0]), str(broken), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml" in err and "Traceback" not in err
+    assert trainer.calls == []
+
+
+def test_two_specs_with_one_stem_are_refused(tmp_path, specs, monkeypatch):
+    other = tmp_path / "other" / "alpha.yaml"
+    other.parent.mkdir()
+    other.write_text(SPEC.format(name="AlphaTwo"))
+    trainer = install(monkeypatch, FakeTrainer())
+    with pytest.raises(UserError, match="alpha-<task>"):
+        sweep.run_sweep([specs[0], other], ["domain"], tmp_path / "s", {}, say=print)
+    assert trainer.calls == []
