@@ -68,6 +68,9 @@ def parse_spec_text(text: str, source: str = "<spec>") -> Document:
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
         message = f"YAML syntax error: {e.problem or e}"
+        if e.context and e.context_mark and e.context_mark.line + 1 != line:
+            # e.g. an unclosed `{` is only noticed lines later, where the file ends
+            message += f" ({e.context} that starts on line {e.context_mark.line + 1})"
         hint = "check indentation, colons and brackets around this line"
         raise SpecError(source, [Problem(message, hint=hint, line=line)]) from None
     except yaml.YAMLError as e:
@@ -82,6 +85,7 @@ def parse_spec_text(text: str, source: str = "<spec>") -> Document:
 def _tag_problem(e: yaml.constructor.ConstructorError) -> Problem:
     line = e.problem_mark.line + 1 if e.problem_mark else None
     tag = e.problem.split("tag", 1)[-1].strip(" '") if e.problem else "?"
+    tag = tag.replace("tag:yaml.org,2002:", "!!", 1)  # as written: !!python/object/apply:...
     return Problem(
         f"the YAML tag {tag} is not allowed: a spec is plain data and never runs code",
         hint="remove the tag and write the value as plain YAML (numbers, strings, lists, mappings)",

@@ -59,22 +59,33 @@ def num_classes_for(task: str | None = None, num_classes: int | None = None) -> 
 
 
 def uses_num_classes(spec: Spec) -> bool:
-    return any(
-        NUM_CLASSES in layer.model_dump().values()
-        for layers in spec.sections.values()
-        for layer in layers
-    )
+    return bool(_num_classes_fields(spec))
+
+
+def _num_classes_fields(spec: Spec) -> list[tuple[str, int, LayerSpec, str]]:
+    """(section, index, layer, field) of every field written as the symbol num_classes."""
+    return [
+        (section, index, layer, field)
+        for section, layers in spec.sections.items()
+        for index, layer in enumerate(layers)
+        for field, value in layer.model_dump().items()
+        if value == NUM_CLASSES
+    ]
 
 
 def resolve(spec: Spec, num_classes: int | None, *, allow_unbound: bool = False) -> ResolvedSpec:
     """Infer every layer's input and output shape; raise SpecError listing what does not fit."""
     problems: list[Problem] = []
     if num_classes is None:
-        if uses_num_classes(spec) and not allow_unbound:
+        users = _num_classes_fields(spec)
+        if users and not allow_unbound:
+            section, index, layer, field = users[0]
             problems.append(
                 Problem(
-                    "the spec uses num_classes but no task or class count was given",
+                    f"{field} is num_classes but no task or class count was given",
                     hint="pass --task domain|category or --num-classes N",
+                    line=spec.line_of("sections", section, index, layer.kind(), field),
+                    where=f"{section}[{index}] {layer.kind()}.{field}",
                 )
             )
             raise SpecError(spec.source, problems)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
@@ -145,19 +146,19 @@ def _header_problem(doc: Document, err: Any) -> Problem:
         close = difflib.get_close_matches(str(loc[0]), known, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"the top-level keys are {known}"
         return Problem(f"unknown top-level key '{loc[0]}'", hint=hint, line=line)
-    if kind == "missing":
+    if kind == "missing" and len(loc) == 1:
         hints = {"name": "name: AlexNet", "sections": "sections: {features: [...]}"}
         return Problem(f"missing '{where}'", hint=f"add {hints.get(where, where)}", line=line)
     if loc[:1] == ("name",):
         return Problem(
-            f"name must be a Python-style class name, got {err['input']!r}",
+            f"name must be a Python-style class name, got {as_yaml(err['input'])}",
             hint="use letters, digits and underscores, not starting with a digit (AlexNetTiny)",
             line=line,
         )
     if loc[:1] == ("input_shape",):
         return Problem(
             f"input_shape must be three positive integers [channels, height, width], "
-            f"got {_input_of(doc, ('input_shape',))!r}",
+            f"got {as_yaml(_input_of(doc, ('input_shape',)))}",
             hint="e.g. input_shape: [3, 227, 227]",
             line=line,
         )
@@ -230,7 +231,8 @@ def _parse_layer(
     else:
         problems.append(
             Problem(
-                f"a layer is written as `Kind: {{field: value}}` or as a bare `Kind`, got {item!r}",
+                "a layer is written as `Kind: {field: value}` or as a bare `Kind`, "
+                f"got {as_yaml(item)}",
                 hint="e.g. - Conv2d: {out_channels: 64, kernel_size: 3}",
                 line=doc.line_of(path),
                 where=where,
@@ -250,8 +252,8 @@ def _parse_layer(
     if not isinstance(fields, Mapping):
         problems.append(
             Problem(
-                f"the fields of {kind} must be a mapping, got {fields!r}",
-                hint=f"e.g. - {kind}: {schema.example or {}}",
+                f"the fields of {kind} must be a mapping, got {as_yaml(fields)}",
+                hint=f"e.g. - {kind}: {as_yaml(schema.example)}",
                 line=doc.line_of(path),
                 where=where,
             )
@@ -285,7 +287,7 @@ def _field_problems(
             problems.append(
                 Problem(
                     f"missing required field '{name}'",
-                    hint=f"e.g. {schema.kind()}: {schema.example}",
+                    hint=f"e.g. {schema.kind()}: {as_yaml(schema.example)}",
                     line=line,
                     where=where,
                 )
@@ -297,8 +299,8 @@ def _field_problems(
             expected = _plain_message(first)
         problems.append(
             Problem(
-                f"{name} must be {expected}, got {first['input']!r}",
-                hint=f"fix {name} (e.g. {schema.kind()}: {schema.example})",
+                f"{name} must be {expected}, got {as_yaml(first['input'])}",
+                hint=f"fix {name} (e.g. {schema.kind()}: {as_yaml(schema.example)})",
                 line=line,
                 where=f"{where}.{name}",
             )
@@ -319,3 +321,12 @@ def _plain_message(err: Any) -> str:
         "literal_error": f"one of {err.get('ctx', {}).get('expected')}",
     }
     return messages.get(err["type"], err["msg"][0].lower() + err["msg"][1:])
+
+
+def as_yaml(value: Any) -> str:
+    """A value as the user would write it in the spec: `true`, `'3'`, `{kernel_size: 3}`."""
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1_000)
+    except yaml.YAMLError:
+        return repr(value)
+    return text.strip().removesuffix("...").strip()

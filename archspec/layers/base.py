@@ -32,6 +32,8 @@ Size = Annotated[
     Field(description="a positive integer, or num_classes (bound by --task or --num-classes)"),
 ]
 NUM_CLASSES = "num_classes"
+# The description of an in-size field; error messages read it after "must be".
+INFERRED_SIZE = "a positive integer, inferred from the input (write it only to have it checked)"
 
 
 class ShapeError(ValueError):

@@ -8,6 +8,7 @@ from pydantic import Field, StrictBool
 from torch import nn
 
 from archspec.layers.base import (
+    INFERRED_SIZE,
     LayerSpec,
     NonNegativePair,
     PositiveInt,
@@ -31,11 +32,13 @@ class Conv2d(LayerSpec):
     in_size_field = "in_channels"
     example = {"out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1}
 
-    in_channels: PositiveInt | None = Field(None, description="inferred; write it to check it")
+    in_channels: PositiveInt | None = Field(None, description=INFERRED_SIZE)
     out_channels: Size
     kernel_size: PositivePair
     stride: PositivePair = 1
-    padding: NonNegativePair | Literal["same", "valid"] = 0
+    padding: NonNegativePair | Literal["same", "valid"] = Field(
+        0, description="a non-negative integer, a pair [height, width], or same or valid"
+    )
     dilation: PositivePair = 1
     groups: PositiveInt = 1
     bias: StrictBool = True
@@ -57,8 +60,12 @@ class Conv2d(LayerSpec):
                 raise ShapeError(
                     "padding: same needs stride 1", hint="set stride: 1", field="padding"
                 )
+            # PyTorch pads dilation * (kernel - 1) along each axis, the larger half after.
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel, strict=True)]
+            self._check_padding_mode(shape, tuple(t - t // 2 for t in totals))
             return (out_channels, height, width)
         padding = (0, 0) if self.padding == "valid" else pair(self.padding)
+        self._check_padding_mode(shape, padding)
         out = []
         for axis, size in enumerate((height, width)):
             span = dilation[axis] * (kernel[axis] - 1) + 1
@@ -75,10 +82,22 @@ class Conv2d(LayerSpec):
             out.append(
                 sliding_output(size, kernel[axis], stride[axis], padding[axis], dilation[axis])
             )
-        if self.padding_mode != "zeros" and max(padding) > 0 and min(height, width) <= max(padding):
-            raise ShapeError(
-                f"padding_mode {self.padding_mode} needs an input larger than the padding "
-                f"(input {format_shape(shape)}, padding {padding})",
-                field="padding",
-            )
         return (out_channels, *out)
+
+    def _check_padding_mode(self, shape: Shape, padding: tuple[int, int]) -> None:
+        """Reflect padding must be smaller than the input; circular may wrap around only once."""
+        too_much = {
+            "reflect": lambda pad, size: pad >= size,
+            "circular": lambda pad, size: pad > size,
+        }.get(self.padding_mode)
+        if too_much is None:  # zeros and replicate pad any input by any amount
+            return
+        for pad, size in zip(padding, shape[1:], strict=True):
+            if too_much(pad, size):
+                limit = "smaller than" if self.padding_mode == "reflect" else "at most"
+                raise ShapeError(
+                    f"padding_mode {self.padding_mode} needs padding {limit} the input size "
+                    f"(input {format_shape(shape)}, padding {pad} along an axis of {size})",
+                    hint="use less padding or a larger input, or padding_mode zeros or replicate",
+                    field="padding",
+                )

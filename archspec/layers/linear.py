@@ -7,7 +7,7 @@ import math
 from pydantic import Field, StrictBool
 from torch import nn
 
-from archspec.layers.base import LayerSpec, PositiveInt, Shape, Size
+from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt, Shape, Size
 from archspec.layers.registry import register_layer
 
 
@@ -20,7 +20,7 @@ class Linear(LayerSpec):
     in_size_field = "in_features"
     example = {"out_features": 5}
 
-    in_features: PositiveInt | None = Field(None, description="inferred; write it to check it")
+    in_features: PositiveInt | None = Field(None, description=INFERRED_SIZE)
     out_features: Size
     bias: StrictBool = True
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, StrictBool, StrictFloat
 from torch import nn
 
-from archspec.layers.base import LayerSpec, PositiveInt
+from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt
 from archspec.layers.registry import register_layer
 
 PositiveFloat = Annotated[StrictFloat, Field(gt=0)]
@@ -17,7 +17,7 @@ Momentum = Annotated[StrictFloat, Field(ge=0, le=1)]
 class _BatchNorm(LayerSpec):
     in_size_field = "num_features"
 
-    num_features: PositiveInt | None = Field(None, description="inferred; write it to check it")
+    num_features: PositiveInt | None = Field(None, description=INFERRED_SIZE)
     eps: PositiveFloat = 1e-5
     momentum: Momentum | None = 0.1
     affine: StrictBool = True

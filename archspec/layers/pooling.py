@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import StrictBool
+from pydantic import Field, StrictBool
 from torch import nn
 
 from archspec.layers.base import (
@@ -16,6 +16,9 @@ from archspec.layers.base import (
     sliding_output,
 )
 from archspec.layers.registry import register_layer
+
+# PositivePair's own description is lost in `PositivePair | None`; messages read it after "must be".
+STRIDE_OR_KERNEL = "a positive integer, or a pair [height, width] (default: the kernel size)"
 
 
 def _pooled_shape(
@@ -32,25 +35,25 @@ def _pooled_shape(
     padding_ = pair(padding)
     out = []
     for axis, size in enumerate((height, width)):
-        span = dilation_[axis] * (kernel[axis] - 1) + 1
-        if padding_[axis] > span // 2:
+        if padding_[axis] > kernel[axis] // 2:  # PyTorch compares with the undilated kernel
             raise ShapeError(
-                f"padding {padding_[axis]} is more than half the window ({span})",
+                f"padding {padding_[axis]} is more than half the kernel size ({kernel[axis]})",
                 hint="PyTorch allows at most half the kernel size as padding; reduce it",
                 field="padding",
             )
-        if span > size + 2 * padding_[axis]:
+        length = sliding_output(
+            size, kernel[axis], stride_[axis], padding_[axis], dilation_[axis], ceil_mode
+        )
+        if length < 1:  # with ceil_mode a window may overhang the input, so test the length
+            span = dilation_[axis] * (kernel[axis] - 1) + 1
+            dilated = f" (dilated to {span})" if dilation_[axis] > 1 else ""
             raise ShapeError(
-                f"the {kernel[axis]}-wide window is larger than its padded input "
+                f"the {kernel[axis]}-wide window{dilated} is larger than its padded input "
                 f"({size + 2 * padding_[axis]}); the spatial size collapses to 0",
                 hint="remove this pooling layer, shrink its kernel, or downsample less before it",
                 field="kernel_size",
             )
-        out.append(
-            sliding_output(
-                size, kernel[axis], stride_[axis], padding_[axis], dilation_[axis], ceil_mode
-            )
-        )
+        out.append(length)
     return (channels, *out)
 
 
@@ -63,7 +66,7 @@ class MaxPool2d(LayerSpec):
     example = {"kernel_size": 3, "stride": 2, "ceil_mode": True}
 
     kernel_size: PositivePair
-    stride: PositivePair | None = None
+    stride: PositivePair | None = Field(None, description=STRIDE_OR_KERNEL)
     padding: NonNegativePair = 0
     dilation: PositivePair = 1
     ceil_mode: StrictBool = False
@@ -83,7 +86,7 @@ class AvgPool2d(LayerSpec):
     example = {"kernel_size": 2, "padding": 1, "count_include_pad": False}
 
     kernel_size: PositivePair
-    stride: PositivePair | None = None
+    stride: PositivePair | None = Field(None, description=STRIDE_OR_KERNEL)
     padding: NonNegativePair = 0
     ceil_mode: StrictBool = False
     count_include_pad: StrictBool = True

@@ -1,0 +1,129 @@
+"""Every registered layer kind, from its `example`: inferred shapes, printout, round trip, defaults.
+
+Parametrised over the registry itself, so a kind added later is tested without editing this file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from archspec.compiler import compile_spec
+from archspec.layers import LAYER_KINDS, NUM_CLASSES, LayerSpec
+from archspec.shapes import resolve
+from archspec.spec import Spec, spec_from_data, spec_from_text
+
+NUM = 3  # what num_classes is bound to, should an example use it
+SPATIAL = (4, 9, 11)  # an odd, non-square input catches height/width mix-ups
+FLAT = (3, 2, 2)  # the model flattens it to (12,) before a fully connected section
+INPUT_FORMS = {"spatial": ("spatial",), "flat": ("flat",), "any": ("spatial", "flat")}
+
+
+def cases() -> list:
+    return [
+        pytest.param(kind, form, id=f"{kind}-{form}")
+        for kind, schema in sorted(LAYER_KINDS.items())
+        for form in INPUT_FORMS[schema.accepts]
+    ]
+
+
+def example_of(schema: type[LayerSpec]) -> dict[str, Any]:
+    return json.loads(json.dumps(schema.example))  # as YAML would give it: lists, not tuples
+
+
+def probe_data(kind: str, form: str) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """A spec whose last section holds only this kind, and the shape that layer gets."""
+    schema = LAYER_KINDS[kind]
+    layer = {kind: example_of(schema)}
+    if form == "spatial":
+        channels = SPATIAL[0] * schema.example.get("groups", 1)  # divisible by groups
+        shape: tuple[int, ...] = (channels, *SPATIAL[1:])
+        sections = {"probe": [layer]}
+    elif schema.accepts == "flat":  # the model flattens the input before this section
+        shape = (FLAT[0] * FLAT[1] * FLAT[2],)
+        sections = {"probe": [layer]}
+    else:  # a layer for any shape stays spatial unless a fully connected layer comes first
+        shape = (12,)
+        sections = {"fc": [{"Linear": {"out_features": 12}}], "probe": [layer]}
+    input_shape = shape if form == "spatial" else FLAT
+    return {"name": f"Probe{kind}", "input_shape": list(input_shape), "sections": sections}, shape
+
+
+def hand_built(kind: str, in_shape: tuple[int, ...]) -> torch.nn.Module:
+    """The PyTorch module written directly from the example, in-size filled in by hand."""
+    schema = LAYER_KINDS[kind]
+    kwargs = {k: NUM if v == NUM_CLASSES else v for k, v in schema.example.items()}
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}  # as written
+    if schema.in_size_field:
+        kwargs[schema.in_size_field] = in_shape[0]
+    return schema.torch_class(**kwargs)
+
+
+@pytest.mark.parametrize(("kind", "form"), cases())
+def test_inferred_shape_matches_a_forward_pass(kind: str, form: str) -> None:
+    data, in_shape = probe_data(kind, form)
+    resolved = resolve(spec_from_data(data), NUM)
+    model = compile_spec(resolved)
+    assert resolved.layers[-1].in_shape == in_shape
+    for training in (True, False):
+        model.train(training)
+        with torch.no_grad():
+            out = model(torch.randn(2, *resolved.spec.input_shape))
+        assert tuple(out.shape) == (2, *resolved.output_shape), f"training={training}"
+
+
+@pytest.mark.parametrize(("kind", "form"), cases())
+def test_builds_the_module_pytorch_builds_from_the_example(kind: str, form: str) -> None:
+    data, in_shape = probe_data(kind, form)
+    model = compile_spec(resolve(spec_from_data(data), NUM))
+    built, expected = model.probe[0], hand_built(kind, in_shape)
+    assert type(built) is LAYER_KINDS[kind].torch_class
+    assert repr(built) == repr(expected)
+    assert {k: v.shape for k, v in built.state_dict().items()} == {
+        k: v.shape for k, v in expected.state_dict().items()
+    }
+
+
+@pytest.mark.parametrize(("kind", "form"), cases())
+def test_to_data_round_trips(kind: str, form: str) -> None:
+    data, _ = probe_data(kind, form)
+    spec = spec_from_data(data)
+    written = spec.to_data()
+    example = example_of(LAYER_KINDS[kind])
+    assert written["sections"]["probe"] == [{kind: example} if example else kind]
+    assert spec_from_data(written) == spec
+    assert spec_from_text(yaml.safe_dump(written, sort_keys=False)) == spec
+    assert isinstance(spec, Spec) and spec.sections["probe"][0] == LAYER_KINDS[kind](**example)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_KINDS))
+def test_field_names_and_defaults_are_pytorchs(kind: str) -> None:
+    schema = LAYER_KINDS[kind]
+    parameters = inspect.signature(schema.torch_class).parameters
+    for name, info in schema.model_fields.items():
+        if name == schema.in_size_field:
+            assert parameters[name].default is inspect.Parameter.empty
+            continue
+        assert name in parameters, f"{kind}.{name} is not a keyword of {schema.torch_class}"
+        torch_default = parameters[name].default
+        if info.is_required():
+            assert torch_default is inspect.Parameter.empty, f"{kind}.{name}"
+        else:
+            assert info.default == torch_default, f"{kind}.{name}"
+            assert type(info.default) is type(torch_default), f"{kind}.{name}"
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_KINDS))
+def test_example_sets_only_real_fields(kind: str) -> None:
+    """Each example validates (the tests above rely on it) and is how the kind is listed."""
+    schema = LAYER_KINDS[kind]
+    assert schema.kind() == kind == schema.__name__
+    assert set(schema.example) <= set(schema.model_fields)
+    assert schema.model_validate(example_of(schema)).model_dump(exclude_unset=True).keys() == set(
+        schema.example
+    )
