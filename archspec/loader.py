@@ -14,6 +14,7 @@ import yaml
 
 from archspec.errors import Problem, SpecError
 
+MAX_VALUES = 100_000  # far beyond any network spec, far below what would exhaust memory
 Path_ = tuple[Any, ...]  # a location in the document: ("sections", "features", 3, "Conv2d")
 
 
@@ -61,6 +62,16 @@ def parse_spec_text(text: str, source: str = "<spec>") -> Document:
             )
         problems: list[Problem] = []
         lines: dict[Path_, int] = {}
+        if _expanded_size(node, MAX_VALUES) > MAX_VALUES:
+            raise SpecError(
+                source,
+                [
+                    Problem(
+                        f"the spec expands to more than {MAX_VALUES:,} values (YAML aliases?)",
+                        hint="write the layers out; a network spec is never that large",
+                    )
+                ],
+            )
         _index_lines(node, (), lines, problems)
         data = loader.construct_document(node)
     except yaml.constructor.ConstructorError as e:
@@ -91,6 +102,23 @@ def _tag_problem(e: yaml.constructor.ConstructorError) -> Problem:
         hint="remove the tag and write the value as plain YAML (numbers, strings, lists, mappings)",
         line=line,
     )
+
+
+def _expanded_size(node: yaml.Node, budget: int) -> int:
+    """How many values the document holds once aliases are expanded, counting up to `budget`.
+
+    A few lines of aliases can expand to billions of values ("billion laughs"); every later
+    step walks the expanded data, so stop before it.
+    """
+    count, stack = 0, [node]
+    while stack and count <= budget:
+        current = stack.pop()
+        count += 1
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(value for _, value in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return count
 
 
 def _index_lines(node: yaml.Node, path: Path_, lines: dict, problems: list[Problem]) -> None:

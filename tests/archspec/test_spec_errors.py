@@ -732,3 +732,12 @@ def test_num_classes_flag_must_be_positive(value: str, cli, write_spec) -> None:
 def test_task_and_num_classes_together_are_refused(cli, write_spec) -> None:
     result = cli("build", write_spec(GOOD_FEATURES), "--task", "domain", "--num-classes", "3")
     assert_user_error(result, "not allowed with argument")
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(cli, write_spec) -> None:
+    """Nine levels of nine aliases would be 387 million values once expanded."""
+    levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    result = cli("validate", write_spec("\n".join(levels) + "\n"))
+    assert_user_error(result, "expands to more than", "YAML aliases")
