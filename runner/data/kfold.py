@@ -60,7 +60,6 @@ def find_image_root(root: Path, domains: set[str]) -> Path:
 
 def check_split_files_complete(files: dict[tuple[str, str], Path], domains: list[str]) -> None:
     """Every domain folder needs a train and a crossval file, and every file a domain folder."""
-    named = {d for d, _ in files}
     problems = [
         f"no {d}_{s}_kfold.txt for the domain folder {d}"
         for d in domains

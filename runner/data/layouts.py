@@ -69,8 +69,9 @@ def discover(
     if not root.exists():
         raise DataError(f"data folder {root} does not exist: check the --data path")
     if not root.is_dir():
-        raise DataError(f"{root} is not a folder: --data expects a folder laid out as one of\n"
-                        f"{LAYOUTS}")
+        raise DataError(
+            f"{root} is not a folder: --data expects a folder laid out as one of\n{LAYOUTS}"
+        )
     if (root / "train").is_dir() or (root / "val").is_dir():
         dataset = _split_folders(root)
     elif split_files := find_split_files(root):

@@ -46,7 +46,7 @@ UNIT_SHAPES: dict[str, list[np.ndarray]] = {
     "ring": [_circle(0.95), _circle(0.55)],
     "square": [np.array([(-0.78, -0.78), (0.78, -0.78), (0.78, 0.78), (-0.78, 0.78)])],
     "star": [_star()],
-    "triangle": [_circle(1.0, points=3) @ np.array([[0, 1], [-1, 0]])],  # a tip points up
+    "triangle": [_circle(1.0, points=3) @ np.array([[0, -1], [1, 0]])],  # a tip points up
 }
 
 
@@ -59,17 +59,24 @@ class Placed:
     radius: float
 
 
-def place(category: str, rng: np.random.Generator, size: int) -> Placed:
-    """The category's shape at a random scale, rotation (+-40 degrees), aspect and position.
+# How much a picture varies. Enough that no two pictures are alike, little enough that a small
+# AlexNet trained from scratch learns the shapes in a few epochs: every pixel of translation it
+# must learn to ignore costs it training data.
+RADIUS = (0.25, 0.36)  # of the picture's size
+ROTATION = 25.0  # degrees either way: a heart or a triangle stays upright enough to name
+STRETCH = (0.87, 1.15)  # aspect ratio
+SHIFT = 0.1  # of the picture's size, either way from the centre, in x and in y
 
-    Rotation is limited so that a heart or a triangle stays recognisable at a glance: the
-    variation is there against memorising, not to make the task a puzzle.
-    """
-    radius = rng.uniform(0.2, 0.32) * size
-    angle = np.deg2rad(rng.uniform(-40, 40))
-    stretch = rng.uniform(0.85, 1.15)
-    margin = 1.08 * radius * max(stretch, 1 / stretch)
-    cx, cy = rng.uniform(margin, size - margin, size=2)
+
+def place(category: str, rng: np.random.Generator, size: int) -> Placed:
+    """The category's shape at a random scale, rotation, aspect and position (see above)."""
+    radius = rng.uniform(*RADIUS) * size
+    angle = np.deg2rad(rng.uniform(-ROTATION, ROTATION))
+    stretch = rng.uniform(*STRETCH)
+    # Far enough from the border for the farthest point of the shape, and a cartoon's outline.
+    extent = max(float(np.linalg.norm(poly, axis=1).max()) for poly in UNIT_SHAPES[category])
+    margin = min(radius * max(stretch, 1 / stretch) * extent + 0.02 * size, size / 2)
+    cx, cy = np.clip(size / 2 + rng.uniform(-SHIFT, SHIFT, size=2) * size, margin, size - margin)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     transform = radius * rotation @ np.diag([stretch, 1 / stretch])
     polygons = [poly @ transform.T + (cx, cy) for poly in UNIT_SHAPES[category]]

@@ -1,0 +1,42 @@
+"""Fixtures that write small image folders in the layouts the data layer reads."""
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+# domain -> category -> how many images
+Counts = Mapping[str, Mapping[str, int]]
+
+
+def png(
+    path: Path, size: tuple[int, int] = (8, 8), colour: tuple[int, int, int] = (200, 30, 90)
+) -> Path:
+    """A tiny solid-colour RGB PNG at `path` (folders created); size is (width, height)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+@pytest.fixture
+def write_tree() -> Callable[[Path, Counts], list[Path]]:
+    """write_tree(base, {domain: {category: n}}) -> the image paths written, sorted."""
+
+    def write(base: Path, counts: Counts) -> list[Path]:
+        paths = []
+        for domain, categories in counts.items():
+            for category, n in categories.items():
+                folder = base / domain / category
+                folder.mkdir(parents=True, exist_ok=True)
+                for i in range(n):
+                    paths.append(png(folder / f"{category}_{i:03d}.png"))
+        return sorted(paths)
+
+    return write
+
+
+@pytest.fixture
+def write_png() -> Callable[..., Path]:
+    """write_png(path, size=(w, h), colour=(r, g, b)) -> path."""
+    return png

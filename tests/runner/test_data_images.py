@@ -1,0 +1,146 @@
+"""decode_images() and normalize(): every image becomes 3 x H x W uint8; broken files are named."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from runner.data import PACS_MEAN, PACS_STD, DataError, decode_images, normalize
+
+
+def save(image: Image.Image, path):
+    image.save(path)
+    return path
+
+
+def rgb_of(path) -> torch.Tensor:
+    """PIL's own RGB conversion as the independent expectation: (3, H, W) uint8."""
+    return torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)
+
+
+def test_every_mode_becomes_rgb(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    colour = Image.fromarray(pixels)
+    paths = [
+        save(colour.convert("L"), tmp_path / "gray.png"),
+        save(colour.convert("RGBA"), tmp_path / "rgba.png"),
+        save(colour.convert("P"), tmp_path / "palette.png"),
+        save(colour.convert("LA"), tmp_path / "gray_alpha.png"),
+        save(colour, tmp_path / "rgb.png"),
+    ]
+    decoded = decode_images(paths, (6, 5), progress=False)
+    assert decoded.images.shape == (5, 3, 6, 5)
+    assert decoded.images.dtype == torch.uint8
+    assert decoded.resized == 0 and decoded.bad == [] and decoded.kept == (0, 1, 2, 3, 4)
+    for image, path in zip(decoded.images, paths, strict=True):
+        assert torch.equal(image, rgb_of(path)), path.name
+    gray = decoded.images[0]
+    assert torch.equal(gray[0], gray[1]) and torch.equal(gray[1], gray[2])
+
+
+def test_sixteen_bit_png_becomes_uint8(tmp_path):
+    path = save(Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16)), tmp_path / "deep.png")
+    decoded = decode_images([path], (4, 4), progress=False)
+    assert decoded.images.dtype == torch.uint8
+    assert decoded.images.unique().tolist() == [255]
+
+
+def test_other_sizes_are_resized_and_counted(tmp_path, write_png):
+    sizes = [(16, 12), (16, 12), (30, 7), (8, 8), (100, 100)]  # (width, height)
+    paths = [
+        write_png(tmp_path / f"{i}.png", size=size, colour=(10 * i, 50, 200))
+        for i, size in enumerate(sizes)
+    ]
+    decoded = decode_images(paths, (12, 16), workers=1, progress=False)
+    assert decoded.images.shape == (5, 3, 12, 16)
+    assert decoded.resized == 3
+    for i, image in enumerate(decoded.images):  # a solid colour stays that colour when resized
+        assert image[:, 0, 0].tolist() == [10 * i, 50, 200]
+        assert (image == image[:, :1, :1]).all()
+
+
+def test_workers_do_not_change_the_result(tmp_path):
+    rng = np.random.default_rng(1)
+    pictures = [
+        Image.fromarray(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)) for _ in range(12)
+    ]
+    paths = [save(picture, tmp_path / f"{i}.png") for i, picture in enumerate(pictures)]
+    one = decode_images(paths, (8, 8), workers=1, progress=False)
+    three = decode_images(paths, (8, 8), workers=3, progress=False)
+    assert torch.equal(one.images, three.images)
+
+
+@pytest.fixture
+def broken(tmp_path, write_png):
+    """Five images with colours 0..4 of which 1 (garbage bytes) and 3 (cut-off PNG) are bad."""
+    paths = [write_png(tmp_path / f"{i}.png", colour=(i, i, i)) for i in range(5)]
+    paths[1].write_bytes(b"this is not an image at all")
+    whole = io.BytesIO()
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
+        whole, "PNG"
+    )
+    paths[3].write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    return paths
+
+
+def test_broken_files_are_all_named(broken):
+    with pytest.raises(DataError) as error:
+        decode_images(broken, (8, 8), progress=False)
+    message = str(error.value)
+    assert message.startswith("2 images cannot be decoded")
+    assert str(broken[1]) in message and str(broken[3]) in message
+    assert str(broken[0]) not in message
+    assert "--skip-bad-images" in message
+    assert ".cpp" not in message  # torchvision's source locations are noise to a user
+
+
+def test_skip_bad_returns_them_and_keeps_the_rest_in_order(broken):
+    decoded = decode_images(broken, (8, 8), progress=False, skip_bad=True)
+    assert decoded.bad == [broken[1], broken[3]]
+    assert decoded.kept == (0, 2, 4)
+    assert decoded.images.shape == (3, 3, 8, 8)
+    assert [int(image[0, 0, 0]) for image in decoded.images] == [0, 2, 4]
+
+
+def test_many_broken_files_are_cut_at_ten(tmp_path):
+    paths = [tmp_path / f"{i:02d}.png" for i in range(13)]
+    for path in paths:
+        path.write_bytes(b"\x89PNG broken")
+    with pytest.raises(DataError) as error:
+        decode_images(paths, (8, 8), progress=False)
+    message = str(error.value)
+    assert "and 3 more" in message
+    assert str(paths[9]) in message and str(paths[10]) not in message
+
+
+def test_progress_bar(tmp_path, write_png, capsys):
+    decode_images([write_png(tmp_path / "a.png")], (8, 8), progress=True)
+    assert "decoding" in capsys.readouterr().err
+
+
+def test_normalize_known_values():
+    batch = torch.tensor([0, 255, 128], dtype=torch.uint8).view(1, 3, 1, 1).expand(2, 3, 4, 4)
+    out = normalize(batch)
+    assert out.dtype == torch.float32 and out.shape == (2, 3, 4, 4)
+    expected = [
+        (v / 255 - m) / s for v, m, s in zip((0, 255, 128), PACS_MEAN, PACS_STD, strict=True)
+    ]
+    assert out[1, :, 2, 3].tolist() == pytest.approx(expected, abs=1e-6)
+
+
+def test_normalize_with_the_batch_statistics_gives_zero_mean_unit_std():
+    seeded = torch.Generator().manual_seed(0)
+    batch = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8, generator=seeded)
+    scaled = batch.double() / 255
+    mean = scaled.mean(dim=(0, 2, 3)).tolist()
+    std = scaled.std(dim=(0, 2, 3), correction=0).tolist()
+    out = normalize(batch, mean, std)
+    assert out.mean(dim=(0, 2, 3)).tolist() == pytest.approx([0, 0, 0], abs=1e-5)
+    assert out.std(dim=(0, 2, 3), correction=0).tolist() == pytest.approx([1, 1, 1], abs=1e-5)
+
+
+def test_normalize_refuses_floats():
+    with pytest.raises(TypeError, match="uint8"):
+        normalize(torch.zeros(1, 3, 2, 2))
