@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from archspec.io import current_umask
 from runner.data.errors import DataError
 from runner.data.shapes import CATEGORIES, place
 from runner.data.styles import DOMAINS, STYLES
@@ -111,6 +112,7 @@ def embedded_dataset(seed: int = 0) -> Path:
         return target
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache))
+    os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private; a cache may be shared
     try:
         write_synthetic(staging, seed=seed)
         try:
