@@ -1,4 +1,4 @@
-"""What a training run is asked to do. Stored in every run directory and checkpoint as plain data."""
+"""What a training run is asked to do; kept in every run directory and checkpoint as data."""
 
 from __future__ import annotations
 

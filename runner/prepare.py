@@ -39,9 +39,11 @@ def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) 
     )
     check_task(dataset, config.task)
     names = label_names(dataset, config.task)
-    notes = [f"data: {root} ({dataset.layout} layout)"] if config.data else [
-        f"data: the embedded synthetic dataset at {root}"
-    ]
+    notes = (
+        [f"data: {root} ({dataset.layout} layout)"]
+        if config.data
+        else [f"data: the embedded synthetic dataset at {root}"]
+    )
     notes += dataset.notes
     decoded = []
     for split, samples in (("train", dataset.train), ("val", dataset.val)):

@@ -1,9 +1,9 @@
 """The run directory: one folder per run, holding all that is needed to resume and inspect it.
 
-    config.yaml    the run's settings (TrainConfig)        metrics.csv  one row per epoch
-    spec.yaml      the spec, as plain data                  best.pt      best validation accuracy
-    summary.json   written once all epochs have finished    last.pt      the latest state
-    curves.png, confusion.png, filters/                     figures
+- config.yaml: the run's settings (TrainConfig); spec.yaml: the spec, as plain data
+- metrics.csv: one row per epoch; best.pt: best validation accuracy; last.pt: the latest state
+- summary.json: written once all epochs have finished (a sweep skips such runs)
+- curves.png, confusion.png, filters/: figures
 """
 
 from __future__ import annotations
