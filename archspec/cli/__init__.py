@@ -16,7 +16,9 @@ EXIT_USER_ERROR = 2  # the same code argparse uses for a bad command line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from archspec.cli import spec_commands
+    # Each module imports its heavy dependencies (torch, matplotlib) inside its commands, so
+    # building the parser stays fast.
+    from archspec.cli import deploy_commands, run_commands, spec_commands, study_commands
 
     parser = argparse.ArgumentParser(
         prog="archspec",
@@ -24,24 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         "trained, visualized and compared.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    spec_commands.add_commands(subparsers)
-    for module in _runner_command_modules():
+    for module in (spec_commands, run_commands, study_commands, deploy_commands):
         module.add_commands(subparsers)
     return parser
-
-
-def _runner_command_modules() -> list:
-    """Commands that run specs; imported lazily so `archspec build` starts fast."""
-    import importlib
-
-    modules = []
-    for name in ("run_commands", "study_commands", "deploy_commands"):
-        try:
-            modules.append(importlib.import_module(f"archspec.cli.{name}"))
-        except ModuleNotFoundError as e:
-            if e.name != f"archspec.cli.{name}":
-                raise
-    return modules
 
 
 def main(argv: Sequence[str] | None = None) -> int:
