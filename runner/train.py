@@ -185,6 +185,18 @@ def _train(
     loss_fn = nn.CrossEntropyLoss()
 
     def save(path: Path, epoch: int, position: dict[str, Any] | None = None) -> None:
+        """last.pt resumes training; best.pt is for evaluation, so it skips the optimizer
+        (two thirds of the file with Adam's two moments per weight)."""
+        resumable = path == run.last
+        extra = (
+            {
+                "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "position": position,
+            }
+            if resumable
+            else {}
+        )
         save_checkpoint(
             path,
             spec=spec,
@@ -193,12 +205,7 @@ def _train(
             model_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
             config=config.to_data(),
             epoch=epoch,
-            state={
-                **state,
-                "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "position": position,
-            },
+            state={**state, **extra},
         )
 
     with StopRequest() as stop:

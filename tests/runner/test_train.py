@@ -100,6 +100,7 @@ def test_run_directory_holds_everything(synthetic: Path, spec_file: Path, tmp_pa
     assert last.spec.name == "Small" and last.labels == tuple(summary["labels"])
     best = load_checkpoint(run / "best.pt")
     assert best.epoch == summary["best_epoch"]
+    assert "optimizer" in last.state and "optimizer" not in best.state  # best.pt: weights only
 
 
 def test_a_second_run_never_overwrites_the_first(synthetic, spec_file, tmp_path):
