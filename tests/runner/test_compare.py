@@ -11,9 +11,11 @@ import torch
 from archspec.cli import main
 from archspec.errors import UserError
 from archspec.spec import spec_from_text
-from runner.checkpoint import load_checkpoint, save_checkpoint
+from runner.checkpoint import load_checkpoint
 from runner.compare import (
+    Comparison,
     LayerComparison,
+    RunSide,
     compare_checkpoints,
     compare_runs,
     cross_similarity,
@@ -21,6 +23,7 @@ from runner.compare import (
     relative_change,
 )
 from runner.model import seeded_model
+from tests.runner.conftest import write_checkpoint
 
 TINY = """
 name: {name}
@@ -50,20 +53,17 @@ def save_run(
     spec_name: str = "Tiny",
     change=None,
 ) -> Path:
-    """A run directory whose best.pt holds the seeded start, changed by `change(state)`."""
+    """A run directory whose best.pt holds the seeded start, changed in place by `change(state)`;
+    `seed=None` starts from seed 0 but records no seed."""
     spec = spec_from_text(TINY.format(name=spec_name))
     labels = TASK_LABELS[task]
-    state = seeded_model(spec, len(labels), 0 if seed is None else seed).state_dict()
+    model = seeded_model(spec, len(labels), 0 if seed is None else seed)
     if change is not None:
-        change(state)
-    save_checkpoint(
-        root / name / "best.pt",
-        spec=spec,
-        task=task,
-        labels=labels,
-        model_state=state,
-        config={} if seed is None else {"seed": seed},
-        epoch=7,
+        with torch.no_grad():
+            change(model.state_dict())  # its tensors share the model's storage
+    config = {} if seed is None else {"seed": seed}
+    write_checkpoint(
+        root / name / "best.pt", spec, labels, task=task, model=model, config=config, epoch=7
     )
     return root / name
 
@@ -135,11 +135,43 @@ def test_the_changes_baseline_is_subtracted_before_calling_changes_alike():
     assert row.verdict() == "start"  # every change shares one direction: not a per-filter match
 
 
+def test_the_reading_says_each_verdict_once_with_the_range_of_its_layers_numbers():
+    numbers = {  # similarity, its baseline, changes alike, their baseline, A moved, B moved
+        "Conv2d-1": (0.90, 0.00, 0.06, 0.05, 0.42, 0.24),  # start
+        "Conv2d-4": (0.03, 0.01, 0.50, 0.00, 0.50, 0.60),  # unrelated
+        "Conv2d-7": (0.72, 0.07, 0.56, 0.55, 0.77, 0.56),  # start
+    }
+    rows = tuple(
+        LayerComparison(layer, "", s, b, changes=c, changes_baseline=cb, a_moved=ma, b_moved=mb)
+        for layer, (s, b, c, cb, ma, mb) in numbers.items()
+    )
+    sides = [RunSide(Path(f"{t}/best.pt"), t, t, t, 0, 7) for t in ("category", "domain")]
+    text = Comparison("Tiny", *sides, "", True, rows).reading()
+    assert [row.verdict() for row in rows] == ["start", "unrelated", "start"]
+    start, unrelated, claim = text.split(". ", 2)
+    assert start == (
+        "Conv2d-1, -7: the category filters moved 0.42–0.77 and the domain filters 0.24–0.56 "
+        "from their shared start; corresponding filters are 0.72–0.90 alike (0.00–0.07 for "
+        "unrelated pairs); what training changed is no more alike filter for filter "
+        "(0.06–0.56) than between different filters (0.05–0.55)"
+    )
+    assert unrelated == (
+        "Conv2d-4: the category filters moved 0.50 and the domain filters 0.60 from their "
+        "shared start; corresponding filters are 0.03 alike (0.01 for unrelated pairs), "
+        "no more alike than unrelated filters"
+    )
+    assert claim.startswith(
+        'On the study\'s conclusion that "the kernels are much different for the two sets": '
+        "supported for Conv2d-4 (no more alike than unrelated filters); only partly for "
+        "Conv2d-1, Conv2d-7 (the filters are alike through their shared start"
+    )
+
+
 # ---- comparing checkpoints ----------------------------------------------------------------------
 
 
 def negate_first_conv(state):
-    state["features.0.weight"] = -state["features.0.weight"]
+    state["features.0.weight"].neg_()
 
 
 def test_compare_checkpoints_measures_each_run_against_the_shared_start(tmp_path):
@@ -163,7 +195,7 @@ def test_changes_alike_compares_what_training_changed(tmp_path):
     def shift(by):
         def change(state):
             w = state["features.0.weight"]
-            state["features.0.weight"] = w + by * w.flip(0)  # filter i moves towards filter -i
+            w.add_(by * w.flip(0))  # filter i moves towards filter -i
 
         return change
 

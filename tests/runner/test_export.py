@@ -18,8 +18,8 @@ from archspec.cli import main
 from archspec.cli.deploy_commands import EXPORT_FORMATS
 from archspec.spec import load_spec
 from runner import export
-from runner.checkpoint import load_checkpoint, save_checkpoint
-from runner.model import seeded_model
+from runner.checkpoint import load_checkpoint
+from tests.runner.conftest import write_checkpoint
 
 ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"
 LABELS = ("art_painting", "cartoon", "photo", "sketch")  # the PACS domains
@@ -37,18 +37,8 @@ def smallest_shipped_spec() -> Path:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run directory holding only best.pt of tiny.yaml, untrained (seeded weights)."""
-    spec = load_spec(smallest_shipped_spec())
-    model = seeded_model(spec, len(LABELS), seed=0)
     run = tmp_path_factory.mktemp("run")
-    save_checkpoint(
-        run / "best.pt",
-        spec=spec,
-        task="domain",
-        labels=LABELS,
-        model_state=model.state_dict(),
-        config={},
-        epoch=1,
-    )
+    write_checkpoint(run / "best.pt", load_spec(smallest_shipped_spec()), LABELS)
     return run
 
 

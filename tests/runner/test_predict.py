@@ -13,8 +13,9 @@ from torch import nn
 
 from archspec.cli import main
 from archspec.spec import load_spec
-from runner.checkpoint import load_checkpoint, save_checkpoint
+from runner.checkpoint import load_checkpoint
 from runner.model import seeded_model
+from tests.runner.conftest import write_checkpoint
 
 ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"
 LABELS = ("art_painting", "cartoon", "photo", "sketch")  # the PACS domains
@@ -74,15 +75,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, images: list[Path]) -> Pat
         last.weight.copy_(weight)
         last.bias.zero_()
     run = tmp_path_factory.mktemp("run")
-    save_checkpoint(
-        run / "best.pt",
-        spec=spec,
-        task="domain",
-        labels=LABELS,
-        model_state=model.state_dict(),
-        config={},
-        epoch=7,
-    )
+    write_checkpoint(run / "best.pt", spec, LABELS, model=model, epoch=7)
     return run
 
 

@@ -18,9 +18,9 @@ from archspec.cli import main
 from archspec.errors import UserError
 from archspec.spec import load_spec
 from runner import report, sweep
-from runner.checkpoint import save_checkpoint
 from runner.config import TrainConfig
 from runner.model import seeded_model
+from tests.runner.conftest import write_checkpoint
 
 SPEC = """
 name: {name}
@@ -61,11 +61,11 @@ class FakeTrainer:
             (run / "spec.yaml").write_text(yaml.safe_dump(spec.to_data()))
         else:
             assert (run / "last.pt").is_file()
-        state = seeded_model(spec, len(labels), config.seed).state_dict()
+        model = seeded_model(spec, len(labels), config.seed)
 
         def save(name: str, epoch: int) -> None:
-            save_checkpoint(run / name, spec=spec, task=config.task, labels=labels,
-                            model_state=state, config=config.to_data(), epoch=epoch)  # fmt: skip
+            write_checkpoint(run / name, spec, labels, task=config.task, model=model,
+                             config=config.to_data(), epoch=epoch)  # fmt: skip
 
         save("last.pt", 1)
         if len(self.calls) == self.interrupt_on:

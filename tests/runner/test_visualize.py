@@ -13,7 +13,7 @@ import yaml
 from archspec.cli import main
 from archspec.errors import UserError
 from archspec.spec import load_spec, spec_from_text
-from runner.checkpoint import Checkpoint, save_checkpoint
+from runner.checkpoint import Checkpoint
 from runner.model import seeded_model
 from runner.visualize import (
     confusion_matrix,
@@ -24,6 +24,7 @@ from runner.visualize import (
     visualize_checkpoint,
     visualize_run,
 )
+from tests.runner.conftest import write_checkpoint
 
 ARCHITECTURES = sorted((Path(__file__).parents[2] / "architectures").glob("*.yaml"))
 METRICS_HEADER = (
@@ -69,16 +70,9 @@ def expected_convs(spec_file: Path) -> list[tuple[str, int, int]]:
 def tiny_run(tmp_path: Path, channels: int = 3, metrics_rows: int = 3, seed: int = 0) -> Path:
     """A run directory with a real best.pt of a tiny spec, and a metrics.csv."""
     spec = spec_from_text(TINY.format(channels=channels))
-    model = seeded_model(spec, len(LABELS), seed)
     run = tmp_path / "tiny-domain"
-    save_checkpoint(
-        run / "best.pt",
-        spec=spec,
-        task="domain",
-        labels=LABELS,
-        model_state=model.state_dict(),
-        config={"seed": seed},
-        epoch=metrics_rows,
+    write_checkpoint(
+        run / "best.pt", spec, LABELS, seed=seed, config={"seed": seed}, epoch=metrics_rows
     )
     lines = [METRICS_HEADER] + [
         f"{e},{1.5 / e},{0.5 + e / 20},{1.6 / e},{0.45 + e / 20},0.001,1.0,100.0"

@@ -1,0 +1,100 @@
+"""The comparison in words: one sentence per group of layers that share a verdict, then what the
+numbers say about the study's claim. Generated from the numbers, never written by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from runner.compare.layer_comparison import MARGIN, LayerComparison
+
+CLAIM = "the kernels are much different for the two sets"
+
+
+def layer_names(names: Iterable[str]) -> str:
+    """`Conv2d-1, Conv2d-4, Conv2d-7` -> `Conv2d-1, -4, -7`: each kind is named once in a row."""
+    parts, kind = [], None
+    for name in names:
+        prefix, dash, number = name.rpartition("-")
+        if dash and prefix == kind:
+            parts.append(f"-{number}")
+        else:
+            parts.append(name)
+            kind = prefix if dash else None
+    return ", ".join(parts)
+
+
+def span(values: Iterable[float | None]) -> str:
+    """`0.72–0.91` from the lowest to the highest known value, one number where they round alike,
+    empty where none is known."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = f"{min(known):.2f}", f"{max(known):.2f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def _group_sentence(rows: Sequence[LayerComparison], a: str, b: str, shared_start: bool) -> str:
+    """What the layers in `rows`, which share one verdict, have in common, with their numbers."""
+    head = f"{layer_names(r.layer for r in rows)}: "
+    if shared_start and all(r.a_moved is not None and r.b_moved is not None for r in rows):
+        head += (
+            f"the {a} filters moved {span(r.a_moved for r in rows)} and the {b} filters "
+            f"{span(r.b_moved for r in rows)} from their shared start; "
+        )
+    baseline = span(r.baseline for r in rows)
+    head += f"corresponding filters are {span(r.similarity for r in rows)} alike"
+    head += f" ({baseline} for unrelated pairs)" if baseline else ""
+
+    verdict = rows[0].verdict()
+    if verdict == "unrelated":
+        return f"{head}, no more alike than unrelated filters"
+    if rows[0].changes is None:
+        return f"{head}, more alike than unrelated filters"
+    how = {"start": "no more", "apart": "less", "alike": "more"}[verdict]
+    changed = f"what training changed is {how} alike filter for filter"
+    changed += f" ({span(r.changes for r in rows)})"
+    changes_baseline = span(r.changes_baseline for r in rows)
+    changed += (
+        f" than between different filters ({changes_baseline})"
+        if changes_baseline
+        else " than unrelated filters (0)"
+    )
+    ending = {
+        "start": "",
+        "apart": ": the two tasks moved them in opposite ways",
+        "alike": ": the two tasks moved their filters the same way",
+    }[verdict]
+    return f"{head}; {changed}{ending}"
+
+
+def _claim(layers: Sequence[LayerComparison]) -> str:
+    """One sentence on the study's claim: where the numbers support it and where they do not."""
+    groups: dict[str, list[str]] = {}
+    for r in layers:
+        groups.setdefault(r.verdict(), []).append(r.layer)
+    claims = []
+    if groups.get("unrelated"):
+        claims.append(
+            f"supported for {', '.join(groups['unrelated'])} (no more alike than unrelated filters)"
+        )
+    partly = [r.layer for r in layers if r.verdict() in ("start", "apart")]
+    if partly:
+        claims.append(
+            f"only partly for {', '.join(partly)} (the filters are alike through their "
+            "shared start, but what each task changed differs)"
+        )
+    if groups.get("alike"):
+        claims.append(
+            f"contradicted for {', '.join(groups['alike'])} (the two tasks learned alike filters)"
+        )
+    return f'On the study\'s conclusion that "{CLAIM}": {"; ".join(claims)}.'
+
+
+def in_words(layers: Sequence[LayerComparison], a: str, b: str, shared_start: bool) -> str:
+    """One paragraph: layers grouped by verdict, in model order of each group's first layer;
+    `a` and `b` are what the runs are called."""
+    groups: dict[tuple[str, bool], list[LayerComparison]] = {}
+    for r in layers:
+        groups.setdefault((r.verdict(), r.changes is None), []).append(r)
+    sentences = [_group_sentence(rows, a, b, shared_start) for rows in groups.values()]
+    return ". ".join(sentences) + ". " + _claim(layers) + f" (Margin for 'alike': {MARGIN}.)"

@@ -1,0 +1,145 @@
+"""Two runs on disk compared: their checkpoints loaded and checked to be of one spec, the
+starting weights re-drawn from the seed, side-by-side figures and comparison.md written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from archspec.errors import UserError
+from archspec.io import write_text_atomic
+from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
+from runner.compare.comparison import Comparison, RunSide
+from runner.compare.layer_comparison import compare_layers
+from runner.model import seeded_model
+from runner.visualize.filters import DEFAULT_MAX, FilterFigure, check_limits, is_rgb_layer
+from runner.visualize.layers import conv_layers
+
+COMPARISON_FILE = "comparison.md"
+
+
+def spec_difference(a: Checkpoint, b: Checkpoint) -> str | None:
+    """None if both checkpoints hold the same spec data, else where they first differ."""
+    da, db = a.spec.to_data(), b.spec.to_data()
+    if da == db:
+        return None
+    if da["name"] != db["name"]:
+        return f"{a.path} is a run of {da['name']} and {b.path} a run of {db['name']}"
+    for key in ("input_shape", "description"):
+        if da.get(key) != db.get(key):
+            return f"both are runs of {da['name']} but their {key} differs"
+    for section in dict.fromkeys([*da["sections"], *db["sections"]]):
+        la, lb = da["sections"].get(section, []), db["sections"].get(section, [])
+        for index in range(max(len(la), len(lb))):
+            if la[index : index + 1] != lb[index : index + 1]:
+                return f"both are runs of {da['name']} but their specs differ at {section}[{index}]"
+    return f"both are runs of {da['name']} but their specs differ"
+
+
+def start_weights(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
+    """Conv layer name -> the weight the run started from, re-drawn from its seed."""
+    with torch.random.fork_rng(devices=[]):  # do not disturb the caller's random stream
+        model = seeded_model(ckpt.spec, len(ckpt.labels), int(ckpt.config["seed"]))
+    start = Checkpoint(ckpt.path, ckpt.spec, ckpt.task, ckpt.labels, model.state_dict(), {}, 0, {})
+    return {layer.name: layer.weight for layer in conv_layers(start)}
+
+
+def _seed(ckpt: Checkpoint) -> int | None:
+    seed = ckpt.config.get("seed") if isinstance(ckpt.config, dict) else None
+    return seed if isinstance(seed, int) else None
+
+
+def run_name(checkpoint: Path) -> str:
+    name = checkpoint.parent.name
+    return name if checkpoint.name == "best.pt" else f"{name}-{checkpoint.stem}"
+
+
+def _sides(a: Checkpoint, b: Checkpoint) -> tuple[RunSide, RunSide]:
+    names = run_name(a.path), run_name(b.path)
+    if a.task != b.task:
+        labels = (a.task, b.task)
+    elif names[0] != names[1]:
+        labels = names
+    else:
+        labels = ("A", "B")
+    return tuple(  # type: ignore[return-value]
+        RunSide(c.path, name, label, c.task, _seed(c), c.epoch)
+        for c, name, label in zip((a, b), names, labels, strict=True)
+    )
+
+
+def compare_checkpoints(a: Checkpoint, b: Checkpoint) -> Comparison:
+    """Per-layer numbers for two checkpoints of the same spec (UserError otherwise)."""
+    difference = spec_difference(a, b)
+    if difference:
+        raise UserError(f"{difference}: compare needs two runs of the same spec")
+    side_a, side_b = _sides(a, b)
+    layers_a, layers_b = conv_layers(a), conv_layers(b)
+    if side_a.seed is None or side_b.seed is None:
+        starts = None
+        start = "a checkpoint does not record its seed, so the starting weights are unknown"
+    elif side_a.seed != side_b.seed:
+        starts = None
+        start = (
+            f"the runs started from different seeds ({side_a.seed} and {side_b.seed}), so they "
+            "have no shared start and the start columns are left empty"
+        )
+    else:
+        starts = (start_weights(a), start_weights(b))
+        start = f"both runs started from the same weights (seed {side_a.seed}), re-drawn here"
+    rows = tuple(
+        compare_layers(
+            la,
+            lb,
+            None if starts is None else starts[0][la.name],
+            None if starts is None else starts[1][lb.name],
+        )
+        for la, lb in zip(layers_a, layers_b, strict=True)
+    )
+    return Comparison(a.spec.name, side_a, side_b, start, starts is not None, rows)
+
+
+def default_compare_dir(run_a: Path, run_b: Path) -> Path:
+    """`compare-<A>-vs-<B>/` in the folder holding A's run directory."""
+    paths = [find_checkpoint(Path(p)) for p in (run_a, run_b)]
+    return paths[0].parent.parent / f"compare-{run_name(paths[0])}-vs-{run_name(paths[1])}"
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    comparison: Comparison
+    out: Path
+    markdown: Path  # comparison.md
+    figures: list[FilterFigure]
+
+
+def compare_runs(
+    run_a: Path,
+    run_b: Path,
+    out: Path | None = None,
+    max_in: int = DEFAULT_MAX,
+    max_out: int = DEFAULT_MAX,
+) -> ComparisonResult:
+    """Compare two runs (directories or checkpoint files) of one spec; write side-by-side
+    filter figures and comparison.md into `out`."""
+    from runner.visualize.pairs import plot_grid_pair, plot_rgb_pair
+
+    check_limits(max_in, max_out)
+    a, b = (load_checkpoint(find_checkpoint(Path(p))) for p in (run_a, run_b))
+    comparison = compare_checkpoints(a, b)
+    out = default_compare_dir(run_a, run_b) if out is None else Path(out)
+    titles = tuple(f"{s.label}: {s.run}, epoch {s.epoch}" for s in (comparison.a, comparison.b))
+    title = f"{comparison.spec_name}, {comparison.a.label} vs {comparison.b.label}"
+    figures = []
+    layers_a, layers_b = conv_layers(a), conv_layers(b)
+    for la, lb in zip(layers_a, layers_b, strict=True):
+        path = out / f"{la.file_stem}.png"
+        figures.append(plot_grid_pair(la, lb, titles, title, path, max_in, max_out))
+        if la is layers_a[0] and is_rgb_layer(la):
+            path = out / f"{la.file_stem}-rgb.png"
+            figures.append(plot_rgb_pair(la, lb, titles, title, path))
+    markdown = out / COMPARISON_FILE
+    write_text_atomic(markdown, comparison.markdown(figures, relative_to=out))
+    return ComparisonResult(comparison, out, markdown, figures)
