@@ -1,17 +1,11 @@
 """Helpers that write test inputs: small image folders in the layouts the data layer reads, and
 checkpoints of seeded (untrained) models."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
-from torch import nn
-
-from archspec.spec import Spec
-from runner.checkpoint import save_checkpoint
-from runner.model import seeded_model
 
 # domain -> category -> how many images
 Counts = Mapping[str, Mapping[str, int]]
@@ -47,30 +41,3 @@ def write_tree() -> Callable[[Path, Counts], list[Path]]:
 def write_png() -> Callable[..., Path]:
     """write_png(path, size=(w, h), colour=(r, g, b)) -> path."""
     return png
-
-
-def write_checkpoint(
-    path: Path,
-    spec: Spec,
-    labels: Sequence[str],
-    *,
-    task: str = "domain",
-    seed: int = 0,
-    epoch: int = 1,
-    config: dict[str, Any] | None = None,
-    model: nn.Module | None = None,
-) -> Path:
-    """Save `model`, or else the seeded start of `spec` for `labels`, as a checkpoint at `path`;
-    `config` ({} unless given) is what the run records, its seed included. Returns `path`."""
-    if model is None:
-        model = seeded_model(spec, len(labels), seed)
-    save_checkpoint(
-        path,
-        spec=spec,
-        task=task,
-        labels=labels,
-        model_state=model.state_dict(),
-        config={} if config is None else config,
-        epoch=epoch,
-    )
-    return path

@@ -23,7 +23,7 @@ from runner.compare import (
     relative_change,
 )
 from runner.model import seeded_model
-from tests.runner.conftest import write_checkpoint
+from tests.runner.helpers import write_checkpoint
 
 TINY = """
 name: {name}

@@ -14,7 +14,7 @@ import torch
 from runner.checkpoint import load_checkpoint
 from runner.data import decode_images, discover, labels
 from runner.train import evaluate
-from tests.runner.test_train import SMALL_SPEC
+from tests.runner.helpers import SMALL_SPEC
 
 
 @pytest.fixture(scope="module")

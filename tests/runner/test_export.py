@@ -19,7 +19,7 @@ from archspec.cli.deploy_commands import EXPORT_FORMATS
 from archspec.spec import load_spec
 from runner import export
 from runner.checkpoint import load_checkpoint
-from tests.runner.conftest import write_checkpoint
+from tests.runner.helpers import write_checkpoint
 
 ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"
 LABELS = ("art_painting", "cartoon", "photo", "sketch")  # the PACS domains

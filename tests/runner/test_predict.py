@@ -15,7 +15,7 @@ from archspec.cli import main
 from archspec.spec import load_spec
 from runner.checkpoint import load_checkpoint
 from runner.model import seeded_model
-from tests.runner.conftest import write_checkpoint
+from tests.runner.helpers import write_checkpoint
 
 ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"
 LABELS = ("art_painting", "cartoon", "photo", "sketch")  # the PACS domains

@@ -20,7 +20,7 @@ from archspec.spec import load_spec
 from runner import report, sweep
 from runner.config import TrainConfig
 from runner.model import seeded_model
-from tests.runner.conftest import write_checkpoint
+from tests.runner.helpers import write_checkpoint
 
 SPEC = """
 name: {name}

@@ -17,21 +17,8 @@ from runner.checkpoint import load_checkpoint
 from runner.config import TrainConfig
 from runner.data import write_synthetic
 from runner.train import train_run
+from tests.runner.helpers import SMALL_SPEC
 
-SMALL_SPEC = """\
-name: Small
-input_shape: [3, 24, 24]
-sections:
-  features:
-    - Conv2d: {out_channels: 6, kernel_size: 5, stride: 2}
-    - ReLU: {inplace: true}
-    - MaxPool2d: {kernel_size: 2}
-  classifier:
-    - Dropout: {p: 0.3}
-    - Linear: {out_features: 16}
-    - ReLU
-    - Linear: {out_features: num_classes}
-"""
 TIMING_COLUMNS = ("seconds", "images_per_second")
 
 

@@ -24,7 +24,7 @@ from runner.visualize import (
     visualize_checkpoint,
     visualize_run,
 )
-from tests.runner.conftest import write_checkpoint
+from tests.runner.helpers import write_checkpoint
 
 ARCHITECTURES = sorted((Path(__file__).parents[2] / "architectures").glob("*.yaml"))
 METRICS_HEADER = (
