@@ -253,10 +253,7 @@ def _train(
                     sums.seconds += time.perf_counter() - started
                     next_batch = batch + 1
                     bar.update(len(y))
-                    bar.set_postfix(
-                        loss=f"{sums.loss / sums.seen:.4f}",
-                        img_s=f"{world.size * sums.seen / sums.seconds:.0f}",
-                    )
+                    bar.set_postfix(loss=f"{sums.loss / sums.seen:.4f}")  # the bar shows img/s
                     if on_step is not None:
                         on_step(epoch, batch)
             except KeyboardInterrupt:
