@@ -185,6 +185,12 @@ def run_sweep(
     training = dict(training or {})
     for reserved in ("spec", "task", "out", "name"):
         training.pop(reserved, None)
+    if training.get("holdout_domain") and "domain" in tasks:
+        # Caught here, not after hours of training the category runs.
+        raise UserError(
+            "--holdout-domain leaves a domain out of training, so it cannot go with the domain "
+            "task: pass --task category"
+        )
     runs = plan_sweep(specs, tasks, out)
     configs = [
         TrainConfig(str(r.spec_path), r.task, out=str(out), name=r.name, **training) for r in runs

@@ -250,3 +250,22 @@ def test_two_specs_with_one_stem_are_refused(tmp_path, specs, monkeypatch):
     with pytest.raises(UserError, match="alpha-<task>"):
         sweep.run_sweep([specs[0], other], ["domain"], tmp_path / "s", {}, say=print)
     assert trainer.calls == []
+
+
+def test_a_held_out_domain_with_the_domain_task_is_refused_before_training(tmp_path, capsys):
+    from archspec.cli import main
+
+    spec = Path(__file__).parents[2] / "architectures" / "tiny.yaml"
+    code = main(
+        [
+            "sweep",
+            str(spec),
+            "--holdout-domain",
+            "sketch",
+            "--out",
+            str(tmp_path / "sweep"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "--task category" in err and "Traceback" not in err
+    assert not (tmp_path / "sweep").exists()
