@@ -8,6 +8,16 @@ from pathlib import Path
 from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
 
 
+def add_grid_options(parser: argparse.ArgumentParser) -> None:
+    """How much of each layer's kernel grid a figure shows."""
+    parser.add_argument(
+        "--max-in", type=int, default=12, metavar="N", help="input channels shown (rows; 12)"
+    )
+    parser.add_argument(
+        "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns; 12)"
+    )
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "visualize",
@@ -24,12 +34,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAMES",
         help="comma-separated conv layers, e.g. Conv2d-1,Conv2d-4 (default: all)",
     )
-    p.add_argument(
-        "--max-in", type=int, default=12, metavar="N", help="input channels shown (rows; 12)"
-    )
-    p.add_argument(
-        "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns; 12)"
-    )
+    add_grid_options(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -52,6 +57,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="where comparison.md and the figures go (default compare-<A>-vs-<B>/ in the "
         "folder holding RUN_A)",
     )
+    add_grid_options(p)
     p.set_defaults(handler=compare_command)
 
     p = subparsers.add_parser(
@@ -94,7 +100,7 @@ def visualize_command(args: argparse.Namespace) -> int:
 def compare_command(args: argparse.Namespace) -> int:
     from runner.compare import compare_runs
 
-    result = compare_runs(args.run_a, args.run_b, args.out)
+    result = compare_runs(args.run_a, args.run_b, args.out, args.max_in, args.max_out)
     c = result.comparison
     print(f"A ({c.a.label}): {c.a.describe()}")
     print(f"B ({c.b.label}): {c.b.describe()}")
