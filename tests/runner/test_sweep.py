@@ -269,3 +269,50 @@ def test_a_held_out_domain_with_the_domain_task_is_refused_before_training(tmp_p
     err = capsys.readouterr().err
     assert code == 2 and "--task category" in err and "Traceback" not in err
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_real_sweep_stopped_by_ctrl_c_ends_as_if_never_stopped(tmp_path, monkeypatch):
+    """Real training: Ctrl-C in the middle of the second run, then the same sweep again."""
+    import torch
+
+    from runner.checkpoint import load_checkpoint
+    from runner.data import write_synthetic
+    from runner.train import train_run
+    from tests.runner.helpers import SMALL_SPEC
+
+    data = tmp_path / "data"
+    write_synthetic(data, seed=0, train_per_class=2, val_per_class=1, size=24)
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL_SPEC)
+    training = {"data": str(data), "epochs": 2, "batch_size": 16, "workers": 1}
+    calls: list[tuple[str, Path | None]] = []
+
+    def stopping_train_run(config, resume=None, progress=True):
+        calls.append((config.name, resume))
+
+        def ctrl_c(epoch: int, batch: int) -> None:
+            if len(calls) == 2 and (epoch, batch) == (1, 1):
+                raise KeyboardInterrupt
+
+        return train_run(config, resume=resume, progress=False, on_step=ctrl_c)
+
+    monkeypatch.setattr(sweep, "train_run", stopping_train_run)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep([spec], ["category", "domain"], tmp_path / "a", training, say=print)
+    assert (tmp_path / "a" / "small-category" / "summary.json").is_file()
+    assert not (tmp_path / "a" / "small-domain" / "summary.json").exists()
+
+    sweep.run_sweep([spec], ["category", "domain"], tmp_path / "a", training, say=print)
+    # The finished run was not trained again; the stopped one was resumed, not restarted.
+    assert calls[2:] == [("small-domain", tmp_path / "a" / "small-domain")]
+
+    monkeypatch.setattr(sweep, "train_run", train_run)
+    sweep.run_sweep([spec], ["category", "domain"], tmp_path / "b", training, say=print)
+    for name in ("small-category", "small-domain"):
+        a = yaml.safe_load((tmp_path / "a" / name / "summary.json").read_text())
+        b = yaml.safe_load((tmp_path / "b" / name / "summary.json").read_text())
+        for key in ("best_val_accuracy", "best_epoch", "final_val_accuracy", "labels"):
+            assert a[key] == b[key], (name, key)
+        weights_a = load_checkpoint(tmp_path / "a" / name / "last.pt").model_state
+        weights_b = load_checkpoint(tmp_path / "b" / name / "last.pt").model_state
+        assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a), name
