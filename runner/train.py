@@ -139,6 +139,8 @@ def _train(
         say(note)
 
     model = seeded_model(spec, len(data.labels), config.seed)
+    # On the device before the optimizer exists: a loaded optimizer state then lands there too.
+    model.to(device=device, memory_format=memory_format(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state: dict[str, Any] = {"best_accuracy": -1.0, "best_epoch": 0}
     position: dict[str, Any] | None = None
@@ -165,8 +167,6 @@ def _train(
         run.write_metrics(rows)
         say(f"run directory: {run.path}")
 
-    model.to(device=device, memory_format=memory_format(device))
-    _optimizer_to(optimizer, device)
     net = world.wrap(model, device)
     # On CUDA the whole uint8 set moves to the GPU once: a batch is then an index, no copy.
     train_x = data.train_images.to(device) if device.type == "cuda" else data.train_images
@@ -349,13 +349,6 @@ def _check_resumable(spec: Spec, config: TrainConfig, checkpoint: Checkpoint, ru
         raise UserError(
             f"cannot resume {run} for --task {config.task}: it trains the {checkpoint.task} task"
         )
-
-
-def _optimizer_to(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-    for value in optimizer.state.values():
-        for key, tensor in value.items():
-            if isinstance(tensor, torch.Tensor) and key != "step":
-                value[key] = tensor.to(device)
 
 
 def _finish(

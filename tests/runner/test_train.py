@@ -217,39 +217,12 @@ def test_corrupt_image_stops_before_training(synthetic, spec_file, tmp_path, cap
     shutil.copytree(synthetic, data)
     broken = next((data / "train" / "photo").rglob("*.png"))
     broken.write_bytes(broken.read_bytes()[:40])  # truncated
-    code, err = run_cli(
-        [
-            "train",
-            str(spec_file),
-            "--task",
-            "domain",
-            "--data",
-            str(data),
-            "--out",
-            str(tmp_path / "runs"),
-            "--quiet",
-        ],
-        capsys,
-    )
+    args = ["train", str(spec_file), "--task", "domain", "--data", str(data),
+            "--out", str(tmp_path / "runs"), "--quiet"]  # fmt: skip
+    code, err = run_cli(args, capsys)
     assert code == 2 and str(broken) in err and "--skip-bad-images" in err
     assert not (tmp_path / "runs").exists()
-    code, _ = run_cli(
-        [
-            "train",
-            str(spec_file),
-            "--task",
-            "domain",
-            "--data",
-            str(data),
-            "--out",
-            str(tmp_path / "runs"),
-            "--epochs",
-            "1",
-            "--quiet",
-            "--skip-bad-images",
-        ],
-        capsys,
-    )
+    code, _ = run_cli([*args, "--epochs", "1", "--skip-bad-images"], capsys)
     assert code == 0
 
 
