@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from archspec.errors import UserError
 from archspec.io import write_text_atomic
 
 METRICS_FIELDS = (
@@ -84,12 +86,48 @@ def default_run_name(spec_path: str, task: str, holdout_domain: str | None) -> s
     return f"{name}-holdout-{holdout_domain}" if holdout_domain else name
 
 
+def check_out_dir(out: Path) -> None:
+    """Refuse an `out` that is a file, lies under a file, or cannot be written, before any work.
+
+    Creates nothing: the nearest existing folder on the way to `out` is what must be writable.
+    """
+    out = Path(out)
+    existing = out
+    while not existing.exists():
+        if existing.is_symlink():  # a dangling link: mkdir cannot go through it
+            raise UserError(f"--out {out}: {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under {existing}, which is a file"
+        raise UserError(f"--out {out} {where}; give a folder for the run directories")
+    # os.access also sees a read-only file system; root passes permission bits, not that.
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--out {out}: cannot write in {existing} (read-only); give a folder you can write to"
+        )
+
+
 def new_run_dir(out: Path, name: str) -> RunDir:
-    """A fresh folder `out/name`, or `out/name-2`, ... : never overwrite an earlier run."""
-    out.mkdir(parents=True, exist_ok=True)
-    candidate, n = out / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = out / f"{name}-{n}"
-    candidate.mkdir()
-    return RunDir(candidate)
+    """A fresh folder `out/name`, or `out/name-2`, ... : never overwrite an earlier run.
+
+    mkdir itself claims the name (it fails if the folder exists), so two runs started at once
+    with the same name get two folders: there is no gap between looking and taking.
+    """
+    out = Path(out)
+    check_out_dir(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            candidate = out / (name if n == 1 else f"{name}-{n}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                n += 1
+                continue
+            return RunDir(candidate)
+    except OSError as e:  # what os.access cannot foresee (e.g. root on some network mounts)
+        raise UserError(
+            f"--out {out}: cannot create a run directory there ({e.strerror or e}); "
+            "give a folder you can write to"
+        ) from None

@@ -105,6 +105,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def train_command(args: argparse.Namespace) -> int:
     from runner.checkpoint import find_checkpoint, load_checkpoint
     from runner.config import TrainConfig
+    from runner.rundir import check_out_dir
     from runner.train import train_run
 
     given = training_overrides(args)
@@ -116,6 +117,7 @@ def train_command(args: argparse.Namespace) -> int:
         raise UserError("--task is required: --task category or --task domain")
     else:
         task = args.task
+        check_out_dir(args.out)  # before the data is read: decoding it can take minutes
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
     train_run(config, resume=args.resume, progress=not args.quiet)
     return 0
