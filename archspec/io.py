@@ -37,3 +37,11 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def nearest_existing(path: str | Path) -> Path:
+    """`path` itself if it exists, else its closest ancestor that does (what mkdir would hit)."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

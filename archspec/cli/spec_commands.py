@@ -128,8 +128,18 @@ def schema_command(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
         return 0
-    from archspec.io import write_text_atomic
+    from archspec.io import nearest_existing, write_text_atomic
 
-    write_text_atomic(args.out, text)
+    if args.out.is_dir():
+        example = args.out / "archspec-spec.schema.json"
+        raise UserError(f"--out {args.out} is a directory; give a file name, e.g. {example}")
+    blocker = nearest_existing(args.out.parent)
+    if not blocker.is_dir():
+        raise UserError(f"--out {args.out} lies under {blocker}, which is a file, not a folder")
+    try:
+        write_text_atomic(args.out, text)
+    except OSError as e:  # a parent that is a file, a read-only folder, a full disk
+        where = f" ({e.filename})" if e.filename and str(e.filename) != str(args.out) else ""
+        raise UserError(f"cannot write --out {args.out}: {e.strerror or e}{where}") from None
     print(f"wrote {args.out}")
     return 0
