@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from archspec.errors import UserError
-from archspec.io import write_text_atomic
+from archspec.io import nearest_existing, write_text_atomic
 
 METRICS_FIELDS = (
     "epoch",
@@ -92,11 +92,7 @@ def check_out_dir(out: Path) -> None:
     Creates nothing: the nearest existing folder on the way to `out` is what must be writable.
     """
     out = Path(out)
-    existing = out
-    while not existing.exists():
-        if existing.is_symlink():  # a dangling link: mkdir cannot go through it
-            raise UserError(f"--out {out}: {existing} is a broken symbolic link")
-        existing = existing.parent
+    existing = nearest_existing(out)
     if not existing.is_dir():
         where = "is a file" if existing == out else f"lies under {existing}, which is a file"
         raise UserError(f"--out {out} {where}; give a folder for the run directories")

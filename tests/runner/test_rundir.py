@@ -209,9 +209,10 @@ def test_an_os_error_check_out_dir_did_not_foresee_is_a_user_error(
         new_run_dir(tmp_path, "run")
 
 
+@pytest.mark.parametrize("command", ["train", "sweep"])
 @pytest.mark.parametrize("where", ["file", "under a file", "read-only"])
-def test_train_refuses_such_an_out_before_reading_any_data(
-    tmp_path: Path, capsys, request, where: str
+def test_train_and_sweep_refuse_such_an_out_before_reading_any_data(
+    tmp_path: Path, capsys, request, where: str, command: str
 ) -> None:
     spec = tmp_path / "small.yaml"
     spec.write_text(SMALL_SPEC)
@@ -221,7 +222,8 @@ def test_train_refuses_such_an_out_before_reading_any_data(
         (tmp_path / "notes").write_text("notes")
         out = tmp_path / "notes" if where == "file" else tmp_path / "notes" / "runs"
     missing = tmp_path / "no-such-data"  # read only after --out passes, so never read
-    code = main(["train", str(spec), "--task", "domain", "--data", str(missing), "--out", str(out)])
+    args = [command, str(spec), "--task", "domain", "--data", str(missing), "--out", str(out)]
+    code = main(args)
     err = capsys.readouterr().err
     assert code == 2
     assert f"--out {out}" in err and "no-such-data" not in err
