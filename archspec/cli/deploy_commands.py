@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 EXPORT_FORMATS = ("onnx", "torchscript")  # runner.export.FORMATS; kept here so --help is fast
+DEFAULT_OPSET = 18  # runner.export.DEFAULT_OPSET, likewise
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -26,14 +27,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="where to write it (default: model.onnx / model.pt beside the checkpoint)",
     )
-    p.add_argument("--opset", type=int, metavar="N", help="ONNX operator set version (default 18)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        metavar="N",
+        help=f"ONNX operator set version (default: {DEFAULT_OPSET})",
+    )
     p.add_argument(
         "--batch",
         type=int,
         default=2,
         metavar="N",
-        help="batch size of the example used to trace and check (default 2); "
-        "an ONNX model still takes any batch size",
+        help="batch size of the example used to trace and check; an ONNX model still takes "
+        "any batch size",
     )
     p.set_defaults(handler=export_command)
 
@@ -45,9 +51,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", type=Path, metavar="RUN_DIR|CHECKPOINT")
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    p.add_argument(
-        "--top", type=int, default=3, metavar="K", help="labels listed per image (default 3)"
-    )
+    p.add_argument("--top", type=int, default=3, metavar="K", help="labels listed per image")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=predict_command)
 

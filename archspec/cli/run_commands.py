@@ -16,24 +16,30 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         metavar="DIR",
-        help="dataset root (PACS layouts); default: the embedded synthetic set",
+        help="dataset root (PACS layouts) (default: the embedded synthetic set)",
     )
-    parser.add_argument("--epochs", type=int, help="epochs to train (default 100)")
-    parser.add_argument("--batch-size", type=int, help="images per step (default 128)")
-    parser.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
-    parser.add_argument("--seed", type=int, help="seeds weights, shuffling, dropout, split")
-    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--workers", type=int, help="threads decoding images (default 2)")
+    parser.add_argument("--epochs", type=int, help="epochs to train (default: 100)")
+    parser.add_argument("--batch-size", type=int, help="images per step (default: 128)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3)")
+    parser.add_argument("--weight-decay", type=float, help="Adam weight decay (default: 0)")
+    parser.add_argument(
+        "--seed", type=int, help="seeds weights, shuffling, dropout, split (default: 0)"
+    )
+    parser.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:N, mps, or auto: cuda, else mps, else cpu (default: auto)",
+    )
+    parser.add_argument("--workers", type=int, help="threads decoding images (default: 2)")
     parser.add_argument(
         "--holdout-domain",
         metavar="NAME",
-        help="train on the other domains, validate on this one (category task)",
+        help="train on the other domains, validate on this one (category task) "
+        "(default: none, validate on the data's own split)",
     )
     parser.add_argument(
         "--val-fraction",
         type=float,
-        help="share held out for validation when the data has no split (0.2)",
+        help="share held out for validation when the data has no split (default: 0.2)",
     )
     parser.add_argument(
         "--skip-bad-images",
@@ -76,16 +82,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a spec for the category or domain task")
     p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/alexnet.yaml")
     p.add_argument(
-        "--task", choices=TASK_CHOICES, help="the label to predict (required unless --resume)"
+        "--task",
+        choices=TASK_CHOICES,
+        help="the label to predict (no default: required unless --resume, which takes the run's)",
     )
     add_training_options(p)
     p.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of runs")
-    p.add_argument("--name", help="run directory name (default <spec>-<task>)")
+    p.add_argument(
+        "--name", help="run directory name (default: <spec>-<task>; -2, -3, ... added if taken)"
+    )
     p.add_argument(
         "--resume",
         type=Path,
         metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its last.pt (--epochs may extend it)",
+        help="continue the run in RUN_DIR from its last.pt (--epochs may extend it) "
+        "(default: start a new run)",
     )
     p.set_defaults(handler=train_command)
 
@@ -93,11 +104,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     data_commands = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     s = data_commands.add_parser("synth", help="write the synthetic multi-domain dataset")
     s.add_argument("dir", type=Path, help="where to write it (an empty or new folder)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seeds the drawing")
     s.add_argument(
         "--train-per-class", type=int, default=40, help="training images per (domain, category)"
     )
-    s.add_argument("--val-per-class", type=int, default=10)
+    s.add_argument(
+        "--val-per-class", type=int, default=10, help="validation images per (domain, category)"
+    )
     s.add_argument("--size", type=int, default=227, help="image side in pixels")
     s.set_defaults(handler=synth_command)
 

@@ -13,9 +13,12 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--task",
         choices=("domain", "category"),
-        help="bind num_classes to the task's class count (PACS: domain 4, category 7)",
+        help="bind num_classes to the task's class count (PACS: domain 4, category 7) "
+        "(default: unbound, so a spec that uses num_classes needs this or --num-classes)",
     )
-    group.add_argument("--num-classes", type=int, metavar="N", help="bind num_classes to N")
+    group.add_argument(
+        "--num-classes", type=int, metavar="N", help="bind num_classes to N (default: unbound)"
+    )
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +42,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "schema", help="write the JSON Schema of the spec format (for editor completion)"
     )
-    p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    p.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     p.set_defaults(handler=schema_command)
 
 

@@ -11,10 +11,10 @@ from archspec.cli.run_commands import TASK_CHOICES, add_training_options, traini
 def add_grid_options(parser: argparse.ArgumentParser) -> None:
     """How much of each layer's kernel grid a figure shows."""
     parser.add_argument(
-        "--max-in", type=int, default=12, metavar="N", help="input channels shown (rows; 12)"
+        "--max-in", type=int, default=12, metavar="N", help="input channels shown (rows)"
     )
     parser.add_argument(
-        "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns; 12)"
+        "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns)"
     )
 
 
@@ -39,7 +39,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         metavar="DIR",
-        help="where the PNGs go (default RUN_DIR/filters/; beside a checkpoint file: "
+        help="where the PNGs go (default: RUN_DIR/filters/; beside a checkpoint file: "
         "filters/ for best.pt, filters-<stem>/ otherwise)",
     )
     p.set_defaults(handler=visualize_command)
@@ -54,7 +54,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         metavar="DIR",
-        help="where comparison.md and the figures go (default compare-<A>-vs-<B>/ in the "
+        help="where comparison.md and the figures go (default: compare-<A>-vs-<B>/ in the "
         "folder holding RUN_A)",
     )
     add_grid_options(p)
@@ -70,7 +70,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         choices=TASK_CHOICES,
         default=list(TASK_CHOICES),
-        help="tasks to train each spec for (default: category domain)",
+        help="tasks to train each spec for",
     )
     add_training_options(p)
     p.add_argument(
@@ -78,7 +78,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("runs/sweep"),
         metavar="DIR",
-        help="runs go to DIR/<spec stem>-<task>/, the report to DIR/report.md (runs/sweep)",
+        help="runs go to DIR/<spec stem>-<task>/, the report to DIR/report.md",
     )
     p.set_defaults(handler=sweep_command)
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from archspec.cli import main
-from archspec.cli.deploy_commands import EXPORT_FORMATS
+from archspec.cli.deploy_commands import DEFAULT_OPSET, EXPORT_FORMATS
 from archspec.spec import load_spec
 from runner import export
 from runner.checkpoint import load_checkpoint
@@ -156,6 +156,7 @@ def test_an_unknown_format_is_refused_by_the_command_line(run_dir: Path, capsys)
 
 def test_the_command_line_offers_every_format_the_exporter_knows() -> None:
     assert set(EXPORT_FORMATS) == set(export.FORMATS)
+    assert DEFAULT_OPSET == export.DEFAULT_OPSET  # what --help says is what is used
 
 
 @pytest.mark.parametrize(
