@@ -45,14 +45,24 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "predict",
-        help="label images with a trained model",
+        help="label images, or every image in folders, with a trained model",
         description="Decode and normalise each image as training did, run the model of a run "
-        "(its best.pt) or of a checkpoint file, print the most probable labels.",
+        "(its best.pt) or of a checkpoint file, print the most probable labels. A folder "
+        "stands for every image in it, at any depth. Images that cannot be decoded are named "
+        "and the others still labelled (exit code 2 then).",
     )
     p.add_argument("run", type=Path, metavar="RUN_DIR|CHECKPOINT")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE|DIR")
     p.add_argument("--top", type=int, default=3, metavar="K", help="labels listed per image")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json", action="store_true", help="print JSON (default: an aligned text table)"
+    )
+    output.add_argument(
+        "--csv",
+        action="store_true",
+        help="print CSV: image, label, probability, error (default: an aligned text table)",
+    )
     p.set_defaults(handler=predict_command)
 
 
@@ -88,16 +98,27 @@ def export_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     from runner.checkpoint import find_checkpoint, load_checkpoint
-    from runner.predict import format_predictions, predict, predictions_to_data
+    from runner.predict import (
+        format_predictions,
+        predict,
+        predictions_to_csv,
+        predictions_to_data,
+        unreadable_error,
+    )
 
     checkpoint = load_checkpoint(find_checkpoint(args.run, "best.pt"))
     predictions = predict(checkpoint, args.images, args.top)
     if args.json:
         print(json.dumps(predictions_to_data(checkpoint, predictions), indent=2))
-        return 0
-    print(
-        f"# {checkpoint.spec.name}, {checkpoint.task} task ({len(checkpoint.labels)} labels), "
-        f"{checkpoint.path} after epoch {checkpoint.epoch}"
-    )
-    print(format_predictions(predictions))
+    elif args.csv:
+        print(predictions_to_csv(predictions), end="")
+    else:
+        print(
+            f"# {checkpoint.spec.name}, {checkpoint.task} task ({len(checkpoint.labels)} labels), "
+            f"{checkpoint.path} after epoch {checkpoint.epoch}"
+        )
+        print(format_predictions(predictions))
+    error = unreadable_error(predictions)  # after the labels of the others are out
+    if error is not None:
+        raise error
     return 0
