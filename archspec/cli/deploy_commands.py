@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from archspec.text import plural
+
 EXPORT_FORMATS = ("onnx", "torchscript")  # runner.export.FORMATS; kept here so --help is fast
 DEFAULT_OPSET = 18  # runner.export.DEFAULT_OPSET, likewise
 
@@ -113,8 +115,9 @@ def predict_command(args: argparse.Namespace) -> int:
     elif args.csv:
         print(predictions_to_csv(predictions), end="")
     else:
+        labels = plural(len(checkpoint.labels), "label")
         print(
-            f"# {checkpoint.spec.name}, {checkpoint.task} task ({len(checkpoint.labels)} labels), "
+            f"# {checkpoint.spec.name}, {checkpoint.task} task ({labels}), "
             f"{checkpoint.path} after epoch {checkpoint.epoch}"
         )
         print(format_predictions(predictions))

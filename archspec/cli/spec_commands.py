@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.errors import SpecError, UserError
+from archspec.text import plural
 
 
 def add_task_options(parser: argparse.ArgumentParser) -> None:
@@ -83,7 +84,7 @@ def validate_command(args: argparse.Namespace) -> int:
             print(e)
             continue
         sizes = ", ".join(
-            f"{section} {len(resolved.section_layers(section))} layers"
+            f"{section} {plural(len(resolved.section_layers(section)), 'layer')}"
             for section in resolved.spec.sections
         )
         unbound = num_classes is None and uses_num_classes(resolved.spec)

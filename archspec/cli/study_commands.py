@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
+from archspec.text import plural
 
 
 def add_grid_options(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +111,7 @@ def compare_command(args: argparse.Namespace) -> int:
     print()
     print(c.reading())
     print()
-    print(f"wrote {result.markdown} and {len(result.figures)} figures")
+    print(f"wrote {result.markdown} and {plural(len(result.figures), 'figure')}")
     return 0
 
 
