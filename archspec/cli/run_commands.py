@@ -47,7 +47,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="train without unreadable images instead of stopping",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (default: bars only when standard error is a terminal)",
+    )
 
 
 def training_overrides(args: argparse.Namespace) -> dict:
@@ -116,6 +120,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from archspec.cli.progress import show_progress
     from runner.checkpoint import find_checkpoint, load_checkpoint
     from runner.config import TrainConfig
     from runner.rundir import check_out_dir
@@ -132,7 +137,7 @@ def train_command(args: argparse.Namespace) -> int:
         task = args.task
         check_out_dir(args.out)  # before the data is read: decoding it can take minutes
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
-    train_run(config, resume=args.resume, progress=not args.quiet)
+    train_run(config, resume=args.resume, progress=show_progress(args.quiet))
     return 0
 
 

@@ -116,12 +116,17 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
+    from archspec.cli.progress import show_progress
     from runner.rundir import check_out_dir
     from runner.sweep import run_sweep
 
     check_out_dir(args.out)  # before the data is read: decoding it can take minutes
     result = run_sweep(
-        args.specs, args.task, args.out, training_overrides(args), progress=not args.quiet
+        args.specs,
+        args.task,
+        args.out,
+        training_overrides(args),
+        progress=show_progress(args.quiet),
     )
     print(f"report: {result.report}")
     return 0
