@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from archspec.errors import UserError
-from archspec.io import write_atomic
+from archspec.io import nearest_existing, write_atomic
 from runner.checkpoint import Checkpoint
 from runner.data import PACS_MEAN, PACS_STD
 
@@ -182,6 +182,9 @@ def _check_destination(path: Path, checkpoint_path: Path, fmt: str) -> None:
     if path.is_dir():
         example = path / f"model{FORMATS[fmt]}"
         raise ExportError(f"--out {path} is a directory; give a file name, e.g. {example}")
+    blocker = nearest_existing(path.parent)
+    if not blocker.is_dir():
+        raise ExportError(f"--out {path} lies under {blocker}, which is a file, not a folder")
     if path.exists() and path.resolve() == Path(checkpoint_path).resolve():
         raise ExportError(f"--out {path} is the checkpoint itself; give another file name")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import yaml
 
 from archspec.errors import UserError
-from archspec.io import nearest_existing, write_text_atomic
+from archspec.io import check_writable_folder, write_text_atomic
 
 METRICS_FIELDS = (
     "epoch",
@@ -91,16 +90,7 @@ def check_out_dir(out: Path) -> None:
 
     Creates nothing: the nearest existing folder on the way to `out` is what must be writable.
     """
-    out = Path(out)
-    existing = nearest_existing(out)
-    if not existing.is_dir():
-        where = "is a file" if existing == out else f"lies under {existing}, which is a file"
-        raise UserError(f"--out {out} {where}; give a folder for the run directories")
-    # os.access also sees a read-only file system; root passes permission bits, not that.
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(
-            f"--out {out}: cannot write in {existing} (read-only); give a folder you can write to"
-        )
+    check_writable_folder(out, "--out", "the run directories")
 
 
 def new_run_dir(out: Path, name: str) -> RunDir:

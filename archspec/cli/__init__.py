@@ -48,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `archspec layers | head`
         return 0
+    except OSError as e:
+        # The file system refused what a command's own checks did not foresee: a folder that
+        # turned read-only, a full disk, a file where a folder belongs. Name it; no traceback.
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"archspec {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

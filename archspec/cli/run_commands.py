@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.errors import UserError
+from archspec.io import check_writable_folder
 
 TASK_CHOICES = ("category", "domain")
 
@@ -144,6 +145,7 @@ def train_command(args: argparse.Namespace) -> int:
 def synth_command(args: argparse.Namespace) -> int:
     from runner.data import write_synthetic
 
+    check_writable_folder(args.dir, "DIR", "the dataset")
     for name in ("train_per_class", "val_per_class", "size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")

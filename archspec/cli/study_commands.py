@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
+from archspec.io import check_writable_folder
 from archspec.text import plural
 
 
@@ -87,6 +88,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def visualize_command(args: argparse.Namespace) -> int:
     from runner.visualize import parse_layer_names, visualize_run
 
+    if args.out is not None:
+        check_writable_folder(args.out, "--out", "the figures")
     result = visualize_run(
         args.run, args.out, parse_layer_names(args.layers), args.max_in, args.max_out
     )
@@ -101,6 +104,8 @@ def visualize_command(args: argparse.Namespace) -> int:
 def compare_command(args: argparse.Namespace) -> int:
     from runner.compare import compare_runs
 
+    if args.out is not None:
+        check_writable_folder(args.out, "--out", "the comparison")
     result = compare_runs(args.run_a, args.run_b, args.out, args.max_in, args.max_out)
     c = result.comparison
     print(f"A ({c.a.label}): {c.a.describe()}")

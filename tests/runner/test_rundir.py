@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -151,23 +152,18 @@ def test_out_lies_under_a_file(tmp_path: Path) -> None:
         new_run_dir(out, "run")
 
 
-@pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A folder this process really cannot create anything in, even as root.
+@contextmanager
+def made_read_only(folder: Path) -> Iterator[Path]:
+    """`folder`, made a folder this process really cannot create anything in, even as root.
 
     chmod stops other users; root ignores it, but not the immutable attribute (chattr +i).
-    The fixture proves the folder is unwritable by trying, and skips where it cannot make one.
+    It proves the folder is unwritable by trying, and skips the test where it cannot be made so.
     """
-    folder = tmp_path / "read-only"
-    folder.mkdir()
     immutable = False
     if os.geteuid() == 0:
         chattr = shutil.which("chattr")
-        if (
-            chattr
-            and subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode == 0
-        ):
-            immutable = True
+        made = chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True)
+        immutable = bool(made) and made.returncode == 0
     else:
         folder.chmod(0o555)
     try:
@@ -182,6 +178,14 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         if immutable:
             subprocess.run(["chattr", "-i", str(folder)], check=True)
         folder.chmod(0o755)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    with made_read_only(folder):
+        yield folder
 
 
 def test_a_read_only_out(read_only_dir: Path) -> None:
