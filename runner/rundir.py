@@ -93,6 +93,15 @@ def check_out_dir(out: Path) -> None:
     check_writable_folder(out, "--out", "the run directories")
 
 
+def check_run_name(name: str) -> None:
+    """A run's name is one folder name: `a/b` or `..` would put the run outside `--out`."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise UserError(
+            f"--name {name!r} is not a folder name; give a name without / (the run goes in "
+            "--out), e.g. --name alexnet-lr1e-4"
+        )
+
+
 def new_run_dir(out: Path, name: str) -> RunDir:
     """A fresh folder `out/name`, or `out/name-2`, ... : never overwrite an earlier run.
 
@@ -100,6 +109,7 @@ def new_run_dir(out: Path, name: str) -> RunDir:
     with the same name get two folders: there is no gap between looking and taking.
     """
     out = Path(out)
+    check_run_name(name)
     check_out_dir(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -124,7 +124,7 @@ def train_command(args: argparse.Namespace) -> int:
     from archspec.cli.progress import show_progress
     from runner.checkpoint import find_checkpoint, load_checkpoint
     from runner.config import TrainConfig
-    from runner.rundir import check_out_dir
+    from runner.rundir import check_out_dir, check_run_name
     from runner.train import train_run
 
     given = training_overrides(args)
@@ -137,6 +137,8 @@ def train_command(args: argparse.Namespace) -> int:
     else:
         task = args.task
         check_out_dir(args.out)  # before the data is read: decoding it can take minutes
+        if args.name is not None:
+            check_run_name(args.name)
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
     train_run(config, resume=args.resume, progress=show_progress(args.quiet))
     return 0

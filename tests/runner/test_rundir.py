@@ -196,6 +196,23 @@ def test_a_read_only_out(read_only_dir: Path) -> None:
     assert list(read_only_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".", "", "/abs"])
+def test_a_name_that_is_a_path_is_refused(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "runs"
+    with pytest.raises(UserError, match="is not a folder name"):
+        new_run_dir(out, name)
+    assert list(tmp_path.iterdir()) == []  # nothing made, inside or outside --out
+
+
+def test_train_refuses_such_a_name_before_reading_data(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL_SPEC)
+    args = ["train", str(spec), "--task", "domain", "--data", str(tmp_path / "no-such-data")]
+    assert main([*args, "--out", str(tmp_path / "runs"), "--name", "../x"]) == 2
+    err = capsys.readouterr().err
+    assert "--name '../x' is not a folder name" in err and "no-such-data" not in err
+
+
 def test_check_out_dir_creates_nothing(tmp_path: Path) -> None:
     check_out_dir(tmp_path / "a" / "b")
     assert list(tmp_path.iterdir()) == []
