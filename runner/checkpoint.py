@@ -98,6 +98,8 @@ def _missing_checkpoint(run: Path, name: str) -> str:
             f"`archspec train SPEC --resume {run}`"
         )
     others = [f for f in found if f != name]
+    if name == "last.pt":  # resuming: best.pt holds no optimizer state to continue from
+        return f"{run} has no last.pt to resume from: is it a run directory of `archspec train`?"
     if others:
         listed = ", ".join(str(run / f) for f in others)
         return f"{run} has no {name}; give one of its checkpoints instead: {listed}"
@@ -105,7 +107,7 @@ def _missing_checkpoint(run: Path, name: str) -> str:
 
 
 def _exported_model_kind(path: Path) -> str | None:
-    """ "ONNX" or "TorchScript" when `path` is a model written by `archspec export` (or alike)."""
+    """Which kind of exported model `path` is ("ONNX", "TorchScript"), or None."""
     if path.suffix.lower() == ".onnx":
         return "ONNX"
     try:

@@ -67,6 +67,20 @@ def test_a_folder_with_no_checkpoint_at_all(tmp_path: Path, image: Path, capsys)
     assert f"{tmp_path} has no best.pt: is it a run directory of `archspec train`?" in err
 
 
+def test_a_folder_with_other_checkpoints_lists_them(tmp_path: Path, spec, image, capsys):
+    write_checkpoint(tmp_path / "epoch5.pt", spec, LABELS)
+    assert main(["predict", str(tmp_path), str(image)]) == 2
+    err = capsys.readouterr().err
+    assert f"give one of its checkpoints instead: {tmp_path / 'epoch5.pt'}" in err
+
+
+def test_resuming_a_folder_without_last_pt_does_not_offer_best_pt(tmp_path: Path, spec, capsys):
+    write_checkpoint(tmp_path / "best.pt", spec, LABELS)
+    assert main(["train", "spec.yaml", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} has no last.pt to resume from" in err and "best.pt" not in err
+
+
 @pytest.mark.parametrize(("fmt", "kind"), [("onnx", "ONNX"), ("torchscript", "TorchScript")])
 def test_an_exported_model_is_named_as_such(
     tmp_path: Path, spec, image: Path, capsys, fmt: str, kind: str
