@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from archspec.compiler import SpecModel, compile_spec
 from archspec.errors import SpecError, UserError
@@ -95,7 +96,7 @@ def _missing_checkpoint(run: Path, name: str) -> str:
             f"{run} has no best.pt: the run stopped before its first epoch ended, so no epoch "
             f"was validated yet. Its last.pt holds the weights it stopped with: give "
             f"{run / 'last.pt'} to use those, or finish the run with "
-            f"`archspec train SPEC --resume {run}`"
+            f"`archspec train {_spec_of(run)} --resume {run}`"
         )
     others = [f for f in found if f != name]
     if name == "last.pt":  # resuming: best.pt holds no optimizer state to continue from
@@ -104,6 +105,16 @@ def _missing_checkpoint(run: Path, name: str) -> str:
         listed = ", ".join(str(run / f) for f in others)
         return f"{run} has no {name}; give one of its checkpoints instead: {listed}"
     return f"{run} has no {name}: is it a run directory of `archspec train`?"
+
+
+def _spec_of(run: Path) -> str:
+    """The spec path the run's config.yaml records, for a command to paste; else SPEC."""
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return "SPEC"
+    spec = config.get("spec") if isinstance(config, dict) else None
+    return spec if isinstance(spec, str) and spec else "SPEC"
 
 
 def _exported_model_kind(path: Path) -> str | None:

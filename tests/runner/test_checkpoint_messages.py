@@ -56,6 +56,15 @@ def test_a_run_stopped_before_its_first_epoch_points_to_its_last_pt(
     assert "Traceback" not in err
 
 
+def test_the_resume_command_it_suggests_names_the_run_s_spec(
+    stopped_run: Path, image: Path, capsys
+) -> None:
+    (stopped_run / "config.yaml").write_text("spec: architectures/tiny.yaml\ntask: domain\n")
+    assert main(["predict", str(stopped_run), str(image)]) == 2
+    err = capsys.readouterr().err
+    assert f"`archspec train architectures/tiny.yaml --resume {stopped_run}`" in err
+
+
 def test_the_last_pt_it_points_to_works(stopped_run: Path, image: Path, capsys) -> None:
     assert main(["predict", str(stopped_run / "last.pt"), str(image)]) == 0
     assert "one.png" in capsys.readouterr().out
