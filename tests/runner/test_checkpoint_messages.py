@@ -9,15 +9,17 @@ import pytest
 
 from archspec.cli import main
 from archspec.spec import load_spec
-from tests.runner.helpers import write_checkpoint
+from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 
-ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"
 LABELS = ("art_painting", "cartoon", "photo", "sketch")
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return load_spec(ARCHITECTURES / "tiny.yaml")
+def spec(tmp_path_factory: pytest.TempPathFactory):
+    """Small (3x24x24, a few thousand weights): exports and loads in a fraction of a second."""
+    path = tmp_path_factory.mktemp("spec") / "small.yaml"
+    path.write_text(SMALL_SPEC)
+    return load_spec(path)
 
 
 @pytest.fixture

@@ -9,17 +9,24 @@ import pytest
 
 from archspec.cli import main
 from archspec.spec import load_spec
-from tests.runner.helpers import write_checkpoint
+from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 from tests.runner.test_rundir import made_read_only
 
-ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"
 LABELS = ("art_painting", "cartoon", "photo", "sketch")
+
+
+def small_spec(folder: Path):
+    path = folder / "small.yaml"
+    path.write_text(SMALL_SPEC)
+    spec = load_spec(path)
+    path.unlink()
+    return spec
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("run")
-    write_checkpoint(folder / "best.pt", load_spec(ARCHITECTURES / "tiny.yaml"), LABELS)
+    write_checkpoint(folder / "best.pt", small_spec(folder), LABELS)
     return folder
 
 
@@ -56,7 +63,7 @@ def test_a_read_only_run_directory_is_a_message_not_a_traceback(tmp_path: Path, 
     # visualize writes RUN/filters/ by default: there is no --out to check first, so the file
     # system refuses it, and the command line names the folder instead of a traceback.
     run = tmp_path / "run"
-    write_checkpoint(run / "best.pt", load_spec(ARCHITECTURES / "tiny.yaml"), LABELS)
+    write_checkpoint(run / "best.pt", small_spec(tmp_path), LABELS)
     with made_read_only(run):
         assert main(["visualize", str(run)]) == 2
     err = capsys.readouterr().err
