@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from runner.data import PACS_MEAN, PACS_STD
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}  # format -> suffix of the default file name
 DEFAULT_OPSET = 18  # what the dynamo exporter writes natively (lower ones are converted down)
 TOLERANCE = 1e-4  # largest |export - PyTorch| accepted on the logits
+MAX_EXAMPLE_BYTES = 2**30  # --batch beyond this would only exhaust memory, proving nothing more
 INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "image", "logits", "batch"
 PREPROCESSING = (
     "RGB image resized to input_shape's H x W, scaled to [0, 1], then (x - mean) / std per "
@@ -100,6 +102,12 @@ def export_checkpoint(
     _check_destination(path, checkpoint.path, fmt)
     if batch < 1:
         raise ExportError(f"--batch must be at least 1, got {batch}")
+    example_bytes = batch * math.prod(checkpoint.spec.input_shape) * 4  # float32
+    if example_bytes > MAX_EXAMPLE_BYTES:
+        raise ExportError(
+            f"--batch {batch} needs {example_bytes / 2**30:.1f} GiB for the example batch alone; "
+            "it only has to exercise the batch dimension: the default, 2, does"
+        )
     if opset is not None and fmt != "onnx":
         raise ExportError("--opset applies to --format onnx only")
     if fmt == "onnx":  # before the model is built: say what to install, or fix, first

@@ -165,6 +165,7 @@ def test_the_command_line_offers_every_format_the_exporter_knows() -> None:
         (["--format", "torchscript", "--opset", "18"], "--opset applies to --format onnx only"),
         (["--format", "onnx", "--batch", "0"], "--batch must be at least 1"),
         (["--format", "onnx", "--opset", "999"], "--opset must be between 1 and"),
+        (["--format", "torchscript", "--batch", "100000"], "GiB for the example batch alone"),
     ],
 )
 def test_bad_flags_are_refused(run_dir: Path, capsys, flags: list[str], message: str) -> None:
