@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,7 +88,7 @@ def test_two_processes_claiming_the_same_name_never_share_a_directory(tmp_path: 
     ]
     try:
         while not all(r.exists() for r in ready) and all(p.poll() is None for p in procs):
-            pass
+            time.sleep(0.005)
         go.touch()  # both start claiming together
         errors = [p.communicate(timeout=120)[1] for p in procs]
     finally:
