@@ -52,15 +52,15 @@ def build_command(args: argparse.Namespace) -> int:
     from archspec.compiler import compile_spec
     from archspec.shapes import num_classes_for, resolve
     from archspec.spec import load_spec
-    from archspec.summary import summarize
+    from archspec.summary import summarize_resolved
 
     _check_num_classes(args)
     resolved = resolve(load_spec(args.spec), num_classes_for(args.task, args.num_classes))
-    model = compile_spec(resolved)
-    print(model)
+    # On the meta device: the printout needs the modules, not their weights.
+    print(compile_spec(resolved, device="meta"))
     if not args.no_summary:
         print()
-        print(summarize(model, resolved).render())
+        print(summarize_resolved(resolved).render())
     return 0
 
 
