@@ -65,12 +65,16 @@ class ResidualBlock(nn.Module):
             if name not in body:  # a weightless layer named in both is one module, used twice
                 self.add_module(name, module)
         self.has_downsample = downsample is not None
+        # An in-place first layer (ReLU(inplace=True)) would overwrite the identity (x itself).
+        self.keep_input = not self.has_downsample and _starts_in_place(body.values())
 
     def _get_name(self) -> str:
         return self.class_name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = self.downsample(x) if self.has_downsample else x
+        if self.keep_input:
+            identity = x.clone()
         out = x
         for name in self.body_names:
             out = getattr(self, name)(out)
@@ -88,6 +92,8 @@ class ParallelBlock(nn.Module):
         self.class_name, self.merge = class_name, merge
         for name, module in branches.items():
             self.add_module(name, module)
+        # A branch starting in place would change the input the other branches read.
+        self.keep_input = any(_starts_in_place([b]) for b in branches.values())
 
     def _get_name(self) -> str:
         return self.class_name
@@ -96,7 +102,7 @@ class ParallelBlock(nn.Module):
         return f"merge={self.merge}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [branch(x) for branch in self.children()]
+        outs = [branch(x.clone() if self.keep_input else x) for branch in self.children()]
         if self.merge == "concat":
             return torch.cat(outs, dim=1)  # (B, C1, H, W), (B, C2, H, W) -> (B, C1+C2, H, W)
         total = outs[0]
@@ -129,6 +135,15 @@ class SpecModel(nn.Module):
                 x = torch.flatten(x, 1)  # (B, C, H, W) -> (B, C*H*W)
             x = getattr(self, section)(x)
         return x
+
+
+def _starts_in_place(modules) -> bool:
+    """Whether the first leaf module run on the input modifies it in place."""
+    for module in modules:
+        while len(list(module.children())) > 0:
+            module = next(iter(module.children()))
+        return bool(getattr(module, "inplace", False))
+    return False
 
 
 def _children(node: RSequence, num_classes: int) -> OrderedDict[str, nn.Module]:

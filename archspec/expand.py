@@ -508,6 +508,15 @@ class Expander:
                 return None
         if body is None:
             return None
+        if after is not None and body.numbered and after.numbered:
+            # both lists: the module's children are numbered on, 0..n-1 then n, n+1, ...
+            first = len(body.children)
+            after = replace(
+                after,
+                children=tuple(
+                    replace(c, name=str(first + i)) for i, c in enumerate(after.children)
+                ),
+            )
         if after is not None and not self.names_agree(body, after, src, scope):
             return None
         return Residual(name, body, shortcut, after, class_name, src, scope.via, label)

@@ -89,7 +89,13 @@ def test_num_classes_sets_the_last_linear(cli) -> None:
     assert result.code == 0, result.err
     assert "(6): Linear(in_features=4096, out_features=10, bias=True)\n  )\n)" in result.out
     last = table_rows(result.out)[-1]
-    assert last[0] == "Linear-20" and last[5:] == ["10", "-", "-", f"{4096 * 10 + 10:,}", "classifier.6"]
+    assert last[0] == "Linear-20" and last[5:] == [
+        "10",
+        "-",
+        "-",
+        f"{4096 * 10 + 10:,}",
+        "classifier.6",
+    ]
 
 
 def test_task_category_gives_seven_classes(cli) -> None:
