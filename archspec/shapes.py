@@ -100,10 +100,11 @@ class ResolvedSpec:
     flatten_before: tuple[str, ...]  # sections whose input the model flattens first
     sections: dict[str, RSequence] = field(default_factory=dict)
     rows: tuple[ResolvedLayer | MergeRow, ...] = ()
+    final_shape: Shape = ()  # the model's output (after a last merge, if any)
 
     @property
     def output_shape(self) -> Shape:
-        return self.layers[-1].out_shape
+        return self.final_shape or self.layers[-1].out_shape
 
     def section_layers(self, section: str) -> tuple[ResolvedLayer, ...]:
         return tuple(r for r in self.layers if r.section == section)
@@ -393,6 +394,7 @@ def resolve(spec: Spec, num_classes: int | None, *, allow_unbound: bool = False)
         tuple(flatten_before),
         sections,
         tuple(resolver.rows),
+        at.shape,
     )
 
 
