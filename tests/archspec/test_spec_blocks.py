@@ -83,8 +83,10 @@ def test_residual_block_matches_the_hand_written_one(planes: int, stride: int) -
     model.load_state_dict({f"stage.{k}": v for k, v in hand.state_dict().items()})
     x = torch.randn(2, 4, 8, 8)
     assert torch.equal(model(x), hand(x))
-    auto = "shortcut auto: identity" if stride == 1 else (
-        "shortcut auto: 1x1 conv stride 2 + BatchNorm2d"
+    auto = (
+        "shortcut auto: identity"
+        if stride == 1
+        else ("shortcut auto: 1x1 conv stride 2 + BatchNorm2d")
     )
     assert merges(resolved)[0] == ("add", auto)
     assert merges(resolved)[1] == ("add", "shortcut auto: identity")  # the repeat, stride 1
