@@ -4,8 +4,8 @@ against torchinfo, which runs the real model."""
 from __future__ import annotations
 
 import math
-import time
 import textwrap
+import time
 
 import pytest
 import torchinfo
