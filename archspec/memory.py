@@ -98,7 +98,8 @@ def check_memory(
         measured = available_memory(device)
     if measured is None or need.total <= measured[0]:
         return need
-    hint = "a smaller --batch-size" if need.activations > measured[0] / 2 else "a smaller model"
+    fixed = need.total - need.activations  # what no batch size can reduce
+    hint = "a smaller model" if fixed > measured[0] else "a smaller --batch-size"
     raise UserError(
         f"cannot {what} {resolved.spec.name} on {device}: it needs {need.describe()}, and this "
         f"machine has {measured[1]}. Use {hint} (see `archspec build` for the per-layer sizes), "
