@@ -67,7 +67,8 @@ def sliding_output(
 class LayerSpec(BaseModel):
     """Base of every layer kind. Subclasses are registered with `@register_layer`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a kind's validator is built the first time a spec uses it, not at import
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     # The torch.nn class this kind builds, by name: checking a spec never imports torch.
     torch_class: ClassVar[str]
