@@ -83,8 +83,7 @@ class ModelSummary:
                 f"Activations per image: {format_bytes(self.activation_bytes)} (float32 outputs "
                 "of every layer)",
                 f"Weights: {format_bytes(4 * self.total_params)} (float32)",
-                "RF: receptive field in input pixels; Jump: input pixels between neighbouring "
-                "outputs (effective stride)",
+                "RF: receptive field, Jump: effective stride (both in input pixels)",
                 rule,
             ]
         )

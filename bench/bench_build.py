@@ -66,15 +66,15 @@ print(json.dumps({"import_torch": t1 - t0, "import_archspec": t2 - t1, "infer": 
 BUILD_CHILD = r"""
 import contextlib, io, json, resource, sys, time
 import torch
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 if len(sys.argv) > 1:
     from archspec.cli import main
     with contextlib.redirect_stdout(io.StringIO()):
         code = main(["build", sys.argv[1], "--num-classes", "1000"])
     assert code == 0
-seconds = time.perf_counter() - start
+seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024}))
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak_kb / 1024}))
 """
 BUILD_SPECS = ("alexnet.yaml", "resnet18.yaml")
 
@@ -85,7 +85,7 @@ def build_command_cost(runs: int) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for name in ("torch", *BUILD_SPECS):
         args = [] if name == "torch" else [str(REPO / "architectures" / name)]
-        samples: dict[str, list[float]] = {"seconds": [], "peak_mb": []}
+        samples: dict[str, list[float]] = {"seconds": [], "cpu_seconds": [], "peak_mb": []}
         for _ in range(runs):
             out = subprocess.run(
                 [sys.executable, "-c", BUILD_CHILD, *args],
@@ -228,6 +228,8 @@ def main() -> None:
              f"{extra:.0f} MB", f"< 50 MB {'(met)' if extra < 50 else '(MISSED)'}"),
             (f"(f) `archspec build {name}`: wall time beyond `import torch`",
              f"{seconds:.3f} s", f"< 0.3 s {'(met)' if seconds < 0.3 else '(MISSED)'}"),
+            (f"(f) `archspec build {name}`: CPU time beyond `import torch` (steadier when the "
+             "machine is shared)", f"{build[name]['cpu_seconds']:.3f} s", ""),
         ]  # fmt: skip
     if args.build_only:
         print("| measure | result | target |")
