@@ -162,7 +162,13 @@ class Expander:
         """A list (numbered children) or a mapping (named children) of layers."""
         if isinstance(raw, list):
             if not raw:
-                self.problem("an empty list of layers", src, scope, hint="add layers or remove it")
+                self.problem(
+                    "an empty list of layers",
+                    src,
+                    scope,
+                    hint="add layers or remove it",
+                    where=label,
+                )
                 return None
             children: list[Node] = []
             ok, position = True, 0
@@ -205,6 +211,7 @@ class Expander:
             src,
             scope,
             hint="write each layer on its own line starting with '- ', or `name: Kind`",
+            where=label,
         )
         return None
 
