@@ -69,14 +69,13 @@ class Expander:
         self.blocks: dict[str, BlockDef] = {}
         self.count = 0
         self.too_large = False
+        self.moved: dict[tuple, tuple] = {}  # (item, Kind, field) -> (item, "first", field)
 
     # -- reporting -------------------------------------------------------------------------
 
     def problem(self, message: str, src: tuple, scope: Scope, hint: str = "", where: str = ""):
         via = f" (in {scope.via})" if scope.via else ""
-        self.problems.append(
-            Problem(message + via, hint=hint, line=self.doc.line_of(src), where=where)
-        )
+        self.problems.append(Problem(message + via, hint=hint, line=self.line_of(src), where=where))
 
     # -- blocks ----------------------------------------------------------------------------
 
@@ -299,6 +298,8 @@ class Expander:
         src = (*src, kind)
         if overrides and isinstance(fields, Mapping):
             fields = {**fields, **overrides}
+            for key in overrides:
+                self.moved[(*src, key)] = (*src[:-1], "first", key)
         self.count += 1
         if self.count > MAX_LAYERS:
             if not self.too_large:
@@ -362,8 +363,12 @@ class Expander:
         names = referenced_names(fields.get(key)) if key in fields else []
         for param in names:
             if param in scope.param_src:
-                return self.doc.line_of(scope.param_src[param])
-        return self.doc.line_of(path)
+                return self.line_of(scope.param_src[param])
+        return self.line_of(path)
+
+    def line_of(self, path: tuple) -> int | None:
+        """A field given in `first:` is reported on that line, not on the item's."""
+        return self.doc.line_of(self.moved.get(tuple(path), path))
 
     def block_use(
         self, block: BlockDef, fields: Any, src: tuple, scope: Scope, name: str, label: str

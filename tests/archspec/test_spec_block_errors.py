@@ -137,6 +137,12 @@ sections:
 """,
     ),
     case(
+        "first-with-an-unknown-parameter",
+        "    - Unit: {channels: 4}\n      repeat: 2\n      first: {channel: 8}",
+        "line 13: block Unit has no parameter 'channel'",  # the line of `first:`
+        "did you mean channels?",
+    ),
+    case(
         "repeat-zero",
         "    - Unit: {channels: 4}\n      repeat: 0",
         "line 12: repeat must be a positive integer, got 0",
