@@ -38,6 +38,14 @@ from archspec.tree import Layer, Node, Parallel, Residual, Sequence
 from archspec.validate import as_yaml, validate_fields
 
 STRUCTURES = ("Residual", "Parallel", "Sequential")
+STRUCTURE_FIELDS = {  # what `archspec layers` says of them
+    "Residual": "out = after(body(x) + shortcut(x))\n    body: required, layers\n"
+    "    shortcut: default auto (identity, or a 1x1 conv when the shape changes), identity, "
+    "or layers\n    after: optional, layers applied to the sum",
+    "Parallel": "branches on the same input, merged\n    branches: required, two or more "
+    "lists of layers (or a mapping of named ones)\n    merge: default concat (channels), or sum",
+    "Sequential": "layers grouped into one submodule: a list, or a mapping of named layers",
+}
 ITEM_OPTIONS = ("repeat", "first")
 MAX_LAYERS = 100_000  # an expanded network never has this many layers; a typo in repeat might
 MAX_DEPTH = 50  # blocks within blocks; deeper is a mistake (or a cycle we did not see)

@@ -234,3 +234,10 @@ def test_to_data_keeps_blocks_and_round_trips() -> None:
     from archspec.spec import spec_from_data
 
     assert spec_from_data(data) == spec
+
+
+def test_layers_describes_the_block_kinds(cli) -> None:
+    result = cli("layers", "Residual", "Parallel")
+    assert result.code == 0, result.err
+    assert "shortcut: default auto" in result.out and "merge: default concat" in result.out
+    assert "Sequential  [a block of layers]" in cli("layers").out
