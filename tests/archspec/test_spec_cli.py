@@ -109,7 +109,7 @@ def test_layers_lists_every_registered_kind(cli) -> None:
     result = cli("layers")
     assert result.code == 0, result.err
     listed = [line.split()[0] for line in result.out.splitlines() if not line.startswith(" ")]
-    assert listed == sorted(LAYER_KINDS)
+    assert listed == [*sorted(LAYER_KINDS), "Residual", "Parallel", "Sequential"]
 
 
 def test_layers_shows_the_fields_of_one_kind(cli) -> None:
