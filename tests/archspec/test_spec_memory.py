@@ -65,3 +65,12 @@ def test_export_refuses_before_building(tmp_path: Path, cli, monkeypatch) -> Non
     assert result.code == 2, result.text
     assert "cannot export Small on cpu: it needs" in result.err and "1.0 kB free" in result.err
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_on_cuda_the_free_gpu_memory_decides(monkeypatch) -> None:
+    import torch
+
+    resolved = resolve(spec_from_text(HUGE_SPEC), 4)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (20 * 10**9, 24 * 10**9))
+    with pytest.raises(UserError, match=r"this machine has 24.0 GB GPU memory, 20.0 GB free"):
+        check_memory(resolved, torch.device("cuda", 0), 8, training=True)
