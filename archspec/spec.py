@@ -99,6 +99,8 @@ def spec_from_data(data: Any, source: str = "<spec>") -> Spec:
 
 
 def parse_spec(doc: Document) -> Spec:
+    """One composed document (extends, overrides and --set already applied) -> Spec: expand
+    blocks, repeats and parameters, and validate every layer; SpecError lists every problem."""
     problems: list[Problem] = []
     if not isinstance(doc.data, Mapping):
         raise SpecError(
