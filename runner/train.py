@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from archspec.errors import UserError
 from archspec.layers import format_shape
+from archspec.memory import check_memory
 from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
 from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint, save_checkpoint
@@ -180,6 +181,7 @@ def _set_up(
     for note in data.notes:
         if world.is_main:
             print(note)
+    check_memory(resolved, device, config.batch_size, training=True)  # before any weight exists
 
     model = seeded_model(spec, len(data.labels), config.seed)
     # On the device before the optimizer exists: a loaded optimizer state then lands there too.

@@ -56,15 +56,15 @@ def build_command(args: argparse.Namespace) -> int:
     from archspec.compiler import compile_spec
     from archspec.shapes import num_classes_for, resolve
     from archspec.spec import load_spec
-    from archspec.summary import summarize
+    from archspec.summary import summarize_resolved
 
     _check_num_classes(args)
     resolved = resolve(load_spec(args.spec), num_classes_for(args.task, args.num_classes))
-    model = compile_spec(resolved)
-    print(model)
+    # On the meta device: the printout needs the modules, not their weights.
+    print(compile_spec(resolved, device="meta"))
     if not args.no_summary:
         print()
-        print(summarize(model, resolved).render())
+        print(summarize_resolved(resolved).render())
     return 0
 
 
@@ -99,15 +99,19 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def layers_command(args: argparse.Namespace) -> int:
+    from archspec.expand import STRUCTURE_FIELDS
     from archspec.layers import LAYER_KINDS, suggest_kind
 
     for kind in args.kinds:
-        if kind not in LAYER_KINDS:
+        if kind not in LAYER_KINDS and kind not in STRUCTURE_FIELDS:
             guess = suggest_kind(kind)
             raise UserError(
                 f"unknown layer kind '{kind}'" + (f"; did you mean {guess}?" if guess else "")
             )
     for name in args.kinds or sorted(LAYER_KINDS):
+        if name in STRUCTURE_FIELDS:
+            print(f"{name}  [a block of layers]  {STRUCTURE_FIELDS[name]}")
+            continue
         schema = LAYER_KINDS[name]
         doc = (schema.__doc__ or "").strip().splitlines()
         inputs = {"spatial": "(C, H, W)", "flat": "(F,)", "any": "any shape"}[schema.accepts]
@@ -122,6 +126,9 @@ def layers_command(args: argparse.Namespace) -> int:
                 default = f"default {info.default!r}"
             described = f" - {info.description}" if info.description else ""
             print(f"    {field}: {default}{described}")
+    if not args.kinds:
+        for name, described in STRUCTURE_FIELDS.items():
+            print(f"{name}  [a block of layers]  {described}")
     return 0
 
 
