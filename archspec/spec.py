@@ -17,7 +17,7 @@ Every problem in a file is collected and reported at once (see `SpecError`).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
+from archspec.compose import compose
 from archspec.errors import Problem, SpecError
 from archspec.layers import LAYER_KINDS, LayerSpec, suggest_kind
 from archspec.layers.base import PositiveInt
@@ -76,13 +77,14 @@ class Spec:
         return data
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read, parse and validate a spec file; raise SpecError listing every problem."""
-    return parse_spec(read_spec_file(path))
+def load_spec(path: str | Path, sets: Sequence[str] = ()) -> Spec:
+    """Read, compose (extends, overrides, `--set PATH=VALUE`s) and validate a spec file; raise
+    SpecError listing every problem."""
+    return parse_spec(compose(read_spec_file(path), sets))
 
 
 def spec_from_text(text: str, source: str = "<spec>") -> Spec:
-    return parse_spec(parse_spec_text(text, source))
+    return parse_spec(compose(parse_spec_text(text, source)))
 
 
 def spec_from_data(data: Any, source: str = "<spec>") -> Spec:
