@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from archspec.cli.spec_commands import add_set_option
 from archspec.errors import UserError
 
 TASK_CHOICES = ("category", "domain")
@@ -42,6 +43,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="train without unreadable images instead of stopping",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_set_option(parser)
 
 
 def training_overrides(args: argparse.Namespace) -> dict:
@@ -61,6 +63,8 @@ def training_overrides(args: argparse.Namespace) -> dict:
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.data is not None:
         given["data"] = str(args.data)
+    if args.set:
+        given["spec_set"] = tuple(args.set)
     for name in ("epochs", "batch_size", "workers"):
         if name in given and given[name] < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
@@ -111,6 +115,7 @@ def train_command(args: argparse.Namespace) -> int:
     if args.resume is not None:
         run_config = load_checkpoint(find_checkpoint(args.resume, "last.pt")).config
         task = args.task or run_config["task"]
+        given.setdefault("spec_set", tuple(run_config.get("spec_set", ())))  # as it was trained
         given.setdefault("epochs", run_config["epochs"])
     elif args.task is None:
         raise UserError("--task is required: --task category or --task domain")
