@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Union
 
-from pydantic import ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, RootModel, create_model
 
 from archspec.layers import LAYER_KINDS
+from archspec.schema_variants import variant_model, with_layer_id
 from archspec.spec import SpecHeader
 
 SCHEMA_FILENAME = "archspec-spec.schema.json"
@@ -24,12 +25,17 @@ def spec_json_schema() -> dict[str, Any]:
             f"{name}Layer",
             __config__=ConfigDict(extra="forbid", title=name),
             __doc__=(schema.__doc__ or name).strip().splitlines()[0],
-            **{name: (schema | None, ...)},
+            **{name: (with_layer_id(schema) | None, ...)},
         )
         layer_forms.append(wrapper)
         if not any(f.is_required() for f in schema.model_fields.values()):
             layer_forms.append(Literal[name])  # a bare `- ReLU`
-    layer = Union[tuple(layer_forms)]  # noqa: UP007 (a runtime-built union)
+    # One named definition that sections and a variant's edits refer to.
+    layer = type(
+        "Layer",
+        (RootModel[Union[tuple(layer_forms)]],),  # noqa: UP007 (a runtime-built union)
+        {"__doc__": "One layer: `Kind: {field: value}`, or a bare `Kind` when no field is needed."},
+    )
     document = create_model(
         "ArchspecSpec",
         __base__=SpecHeader,
@@ -39,7 +45,12 @@ def spec_json_schema() -> dict[str, Any]:
             Field(description=SpecHeader.model_fields["sections"].description),
         ),
     )
-    schema = document.model_json_schema()
+    either = type(
+        "ArchspecSpecFile",
+        (RootModel[Union[document, variant_model(layer)]],),  # noqa: UP007
+        {"__doc__": "An archspec spec: a whole network, or a variant that extends another spec."},
+    )
+    schema = either.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
