@@ -71,11 +71,10 @@ def find_target(root: Node, text: str, *, may_create: bool, base: str) -> Target
         if container.is_list and layer_kind(node) is not None:
             kind = layer_kind(node)
             if part == kind:  # `features.0.Conv2d.kernel_size` also reads well
-                if depth == len(parts) - 1:
-                    raise TargetError(
-                        f"'{text}' ends at the kind of a layer",
-                        hint=f"name the layer ({_show(parts[:depth])}) or one of its fields",
-                    )
+                if depth == len(parts) - 1:  # the layer's fields, as a mapping
+                    layer_fields(node, create=True)
+                    ancestors.append(container)
+                    container, key = node, kind
                 continue
             fields = layer_fields(node, create=True)
             if fields is None:
