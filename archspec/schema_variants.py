@@ -44,6 +44,14 @@ def _constrained(info: FieldInfo) -> Any:
     return Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
 
 
+def _edit(value: Any, description: str) -> tuple[Any, Any]:
+    """An edit: a mapping from target paths (only) to values."""
+    no_other_keys = {"additionalProperties": False}  # patternProperties alone lets any key by
+    return dict[TargetPath, value], Field(
+        None, description=description, json_schema_extra=no_other_keys
+    )
+
+
 def variant_model(layer: Any) -> type:
     """A spec that `extends` another: every top-level key optional, plus the edits."""
     layers = Union[layer, list[layer]]  # noqa: UP007 (a runtime-built union)
@@ -56,30 +64,19 @@ def variant_model(layer: Any) -> type:
     }
     where = f"paths such as {PATH_EXAMPLE}"
     edits = {
-        "set": (
-            dict[TargetPath, Any],
-            Field(
-                None,
-                description=f"values to change, at {where}; a layer takes its changed "
-                "fields, null removes a field",
-            ),
+        "set": _edit(
+            Any, f"values to change, at {where}; a layer takes its changed fields, null removes one"
         ),
-        "replace": (
-            dict[TargetPath, Union[layer, list[layer], Any]],  # noqa: UP007
-            Field(None, description=f"what to put in place of a layer, section or value ({where})"),
+        "replace": _edit(
+            Union[layer, list[layer], Any],  # noqa: UP007
+            f"what to put in place of a layer, section or value ({where})",
         ),
         "delete": (
             list[TargetPath],
             Field(None, description=f"layers or keys to remove ({where})"),
         ),
-        "insert_before": (
-            dict[TargetPath, layers],
-            Field(None, description="layers to insert before a layer (features.0, conv1)"),
-        ),
-        "insert_after": (
-            dict[TargetPath, layers],
-            Field(None, description="layers to insert after a layer (features.-1: the last)"),
-        ),
+        "insert_before": _edit(layers, "layers to insert before a layer (features.0, conv1)"),
+        "insert_after": _edit(layers, "layers to insert after a layer (features.-1: the last)"),
     }
     return create_model(
         "ArchspecVariant",

@@ -291,3 +291,46 @@ def test_the_study_variants_are_diffs_of_alexnet(stem) -> None:
     base = (ARCHITECTURES / "alexnet.yaml").read_text(encoding="utf-8").splitlines()
     base = [line for line in base if line.strip() and not line.startswith("#")]
     assert len(written) <= len(base) // 2
+
+
+# --- the JSON Schema knows variants ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def schema_validator():
+    import json
+
+    import jsonschema
+
+    from archspec.schema import spec_json_schema_text
+
+    schema = json.loads(spec_json_schema_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "extends: a.yaml\nname: V\nset: {conv1: {padding: 2}, fc6.out_features: 10}\n",
+        "extends: a.yaml\nreplace: {pool1: {AvgPool2d: {kernel_size: 3}}}\ndelete: [pool2]\n",
+        "extends: a.yaml\ninsert_after: {conv1: [BatchNorm2d, {ReLU: {id: relu1}}]}\n",
+        "extends: a.yaml\nsections: {head: [Flatten], classifier: null}\n",
+    ],
+)
+def test_the_schema_accepts_variants(schema_validator, text) -> None:
+    schema_validator.validate(yaml.safe_load(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "extends: a.yaml\nsett: {conv1.stride: 2}\n",  # not an edit
+        "extends: a.yaml\nset: {features..0: 2}\n",  # not a path
+        "extends: a.yaml\ninsert_after: {conv1: [Conv2D]}\n",  # not a kind
+        "extends: a.yaml\nname: 2nd\n",  # not a class name
+        "name: V\nset: {conv1.stride: 2}\nsections: {features: [ReLU]}\n",  # edits, no extends
+        "name: V\nsections: {features: [{ReLU: {id: 1st}}]}\n",  # not an id
+    ],
+)
+def test_the_schema_rejects_bad_variants(schema_validator, text) -> None:
+    assert not schema_validator.is_valid(yaml.safe_load(text))
