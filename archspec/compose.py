@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from archspec.errors import Problem, SpecError
@@ -99,7 +99,7 @@ class _Composer:
         root = from_document(doc, self.lines_of(doc.source, applied_to=label))
         del root.value["extends"]
         edits = {verb: root.value.pop(verb) for verb in list(root.value) if verb in EDITS}
-        base = self.compose_file(read_spec_file(base_path), (*chain, base_path.resolve()))
+        base = self.compose_file(self._read_base(base_path), (*chain, base_path.resolve()))
         if not base.is_map:
             raise self.fail(
                 Problem(
@@ -146,6 +146,13 @@ class _Composer:
                 f"more than {MAX_CHAIN} files extend one another", "extend the base directly"
             )
         return path
+
+    def _read_base(self, path: Path) -> Document:
+        """The base file's document; its own problems (bad YAML...) are told as in that file."""
+        try:
+            return read_spec_file(path)
+        except SpecError as e:
+            raise self.fail(*(_in_file(p, e.source) for p in e.problems)) from None
 
     def _refuse_edits_without_base(self, root: Node) -> None:
         problems = [
@@ -247,6 +254,12 @@ class _Composer:
             raise self.fail(*problems)
 
 
+def _in_file(problem: Problem, file: str) -> Problem:
+    if problem.line:
+        return replace(problem, line=Origin(problem.line, file=file))
+    return replace(problem, message=f"{file}: {problem.message}")
+
+
 def merge(base: Node, patch: Node) -> Node:
     """`patch` merged into `base` (JSON Merge Patch): mappings key by key, null removes a key,
     anything else (a list of layers too) replaces."""
@@ -264,6 +277,8 @@ def merge(base: Node, patch: Node) -> Node:
 
 def _entries(verb: str, node: Node, problems: list[Problem]) -> list[tuple[str, int, Node | None]]:
     """(target, line, value) for each entry of an edit: a mapping, or a list for delete."""
+    if node.value is None:  # `set:` with nothing under it yet
+        return []
     if verb == "delete":
         items = node.value if node.is_list else [node]
         entries = [(item.value, item.line, None) for item in items]

@@ -56,6 +56,7 @@ def fields(spec, section: str, index: int) -> dict:
 
 def test_a_variant_with_no_changes_equals_its_base(base, write_spec) -> None:
     assert variant(write_spec, "") == load_spec(base)
+    assert variant(write_spec, "set:\ndelete:\n") == load_spec(base)  # edits still to write
 
 
 def test_top_level_keys_replace_the_bases(base, write_spec) -> None:

@@ -84,7 +84,14 @@ def test_extends_that_names_no_file(cli, files, value, fragment) -> None:
 def test_a_broken_base_is_reported_in_the_base(cli, files, tmp_path) -> None:
     (tmp_path / "base.yaml").write_text("name: Base\nsections: {features: [ReLU}\n")
     folder = files(v="extends: base.yaml\n")
-    refused(cli, folder / "v.yaml", f"{folder / 'base.yaml'}: 1 problem", "YAML syntax error")
+    refused(
+        cli,
+        folder / "v.yaml",
+        f"{folder / 'v.yaml'}: 1 problem",
+        f"line 2 of {folder / 'base.yaml'}: YAML syntax error",
+    )
+    (tmp_path / "base.yaml").write_text("")
+    refused(cli, folder / "v.yaml", f"  - {folder / 'base.yaml'}: the file is empty")
 
 
 def test_an_override_index_out_of_range(cli, files) -> None:
