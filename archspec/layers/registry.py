@@ -20,6 +20,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 from archspec.errors import UserError
 from archspec.layers.base import LayerSpec
+from archspec.tree import LAYER_ID
 
 PLUGIN_GROUP = "archspec.layers"
 BUILT_IN = "built-in"
@@ -34,6 +35,10 @@ def register_layer(cls: type[LayerSpec], origin: str = BUILT_IN) -> type[LayerSp
         raise ValueError(f"layer kind '{name}' is already registered ({LAYER_KINDS[name]!r})")
     if not hasattr(cls, "torch_class"):
         raise TypeError(f"layer kind '{name}' must set torch_class")
+    if LAYER_ID in cls.model_fields:
+        raise TypeError(
+            f"layer kind '{name}' has a field named {LAYER_ID}, which specs use to name layers"
+        )
     LAYER_KINDS[name] = cls
     KIND_ORIGINS[name] = origin
     return cls
@@ -66,7 +71,7 @@ def load_plugin_kinds() -> None:
         try:
             register_layer(cls, origin)
         except TypeError as e:
-            raise UserError(f"the package {origin}: {e}") from None
+            raise UserError(f"the package {origin} cannot add a layer kind: {e}") from None
 
 
 def _distribution(entry: EntryPoint) -> str:

@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from spec_test_paths import REPO
 
 MISH = '''
@@ -148,3 +149,18 @@ def test_a_plugin_that_fails_to_import_is_named(tmp_path) -> None:
         "the package broken-kinds 0.1 adds the layer kind 'Weird' (broken_kinds:Weird), which "
         "cannot be imported: RuntimeError: needs a GPU library" in completed.stderr
     )
+
+
+def test_no_kind_may_have_a_field_called_id() -> None:
+    """Specs use `id` to name layers, and take it out before a kind sees its fields."""
+    from torch import nn
+
+    from archspec.layers import LAYER_KINDS, LayerSpec, register_layer
+
+    class Tagged(LayerSpec):
+        torch_class = nn.Identity
+        id: int = 0
+
+    with pytest.raises(TypeError, match="has a field named id, which specs use to name layers"):
+        register_layer(Tagged)
+    assert "Tagged" not in LAYER_KINDS
