@@ -25,23 +25,24 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from archspec.errors import Problem, SpecError
-from archspec.loader import Document, parse_spec_text, read_spec_file
-from archspec.origin import Origin
-from archspec.targets import Target, TargetError, find_target
-from archspec.tree import (
+from archspec.document_tree import (
     LAYER_ID,
     Node,
     from_document,
     from_value,
+    is_kind_name,
     layer_fields,
     layer_kind,
     layers_with_ids,
     to_document,
 )
+from archspec.errors import Problem, SpecError
+from archspec.loader import Document, parse_spec_text, read_spec_file
+from archspec.origin import Origin
+from archspec.targets import Target, TargetError, find_target
 
 EDITS = ("set", "replace", "delete", "insert_before", "insert_after")
 MAX_CHAIN = 32  # files extending one another; real variants are a chain of two or three
@@ -185,9 +186,10 @@ class _Composer:
             for edit in found:
                 if edit.verb in ("set", "replace"):
                     problems += _assign(edit)
+        if not problems:
+            problems = _restructure([e for e in found if e.verb not in ("set", "replace")])
         if problems:
             raise self.fail(*problems)
-        _restructure([e for e in found if e.verb not in ("set", "replace")])
 
     def apply_sets(self, root: Node, sets: Sequence[str]) -> None:
         for argument in sets:
@@ -340,13 +342,13 @@ def _conflict(edit: _Edit, other: _Edit, inside: str) -> Problem:
 def _misplaced_inserts(edits: list[_Edit]) -> list[Problem]:
     return [
         Problem(
-            f"{e.verb} {e.target.text}: that is not a layer in a list",
+            f"{e.verb} {e.target.text}: that is not a layer",
             hint=f"name the layer to insert next to, e.g. {e.verb}: "
             "{features.0: [BatchNorm2d]} (features.-1 is the last layer)",
             line=e.line,
         )
         for e in edits
-        if e.verb in _INSERTS and not e.target.in_list
+        if e.verb in _INSERTS and not (e.target.in_list or e.target.is_layer)
     ]
 
 
@@ -369,7 +371,7 @@ def _assign(edit: _Edit) -> list[Problem]:
             ]
         del target.container.value[target.key]
         return []
-    if edit.verb == "set" and target.in_list and layer_kind(node) and value.is_map:
+    if edit.verb == "set" and target.is_layer and value.is_map:
         kinds = [k for k, v in value.value.items() if _looks_like_layer(k, v)]
         if kinds:
             return [
@@ -392,33 +394,89 @@ def _assign(edit: _Edit) -> list[Problem]:
 
 def _looks_like_layer(key: object, value: Node) -> bool:
     """Fields are PyTorch keywords (lowercase); a capitalised key holding fields is a kind."""
-    return isinstance(key, str) and key[:1].isupper() and (value.is_map or value.value is None)
+    return is_kind_name(key) and (value.is_map or value.value is None)
 
 
-def _restructure(edits: list[_Edit]) -> None:
-    """Delete and insert, each list rebuilt once, anchored on nodes rather than indices."""
-    plans: dict[int, tuple[Node, dict[int, dict[str, list]]]] = {}
+@dataclass
+class _Plan:
+    """What happens around one item of a list or mapping: inserts before and after, a delete."""
+
+    before: list[_Edit] = field(default_factory=list)
+    after: list[_Edit] = field(default_factory=list)
+    delete: bool = False
+
+
+def _restructure(edits: list[_Edit]) -> list[Problem]:
+    """Delete and insert, each list or mapping rebuilt once, anchored on its items (nodes in a
+    list, keys in a mapping of named layers) rather than on indices."""
+    plans: dict[int, tuple[Node, dict[object, _Plan]]] = {}
     for edit in edits:
         target = edit.target
-        if not target.in_list:  # delete a key of a mapping
-            target.container.value.pop(target.key, None)
-            continue
-        _, by_node = plans.setdefault(id(target.container), (target.container, {}))
-        plan = by_node.setdefault(id(target.node), {"before": [], "after": [], "delete": []})
+        anchor = id(target.node) if target.in_list else target.key
+        _, by_anchor = plans.setdefault(id(target.container), (target.container, {}))
+        plan = by_anchor.setdefault(anchor, _Plan())
         if edit.verb == "delete":
-            plan["delete"].append(True)
+            plan.delete = True
         else:
-            layers = edit.value.value if edit.value.is_list else [edit.value]
-            plan[edit.verb.removeprefix("insert_")].extend(layers)
-    for container, by_node in plans.values():
-        rebuilt: list[Node] = []
-        for node in container.value:
-            plan = by_node.get(id(node), {"before": [], "after": [], "delete": []})
-            rebuilt += plan["before"]
-            if not plan["delete"]:
-                rebuilt.append(node)
-            rebuilt += plan["after"]
-        container.value = rebuilt
+            getattr(plan, edit.verb.removeprefix("insert_")).append(edit)
+    problems: list[Problem] = []
+    for container, by_anchor in plans.values():
+        if container.is_list:
+            container.value = _rebuilt_list(container.value, by_anchor)
+        else:
+            container.value = _rebuilt_mapping(container.value, by_anchor, problems)
+    return problems
+
+
+def _rebuilt_list(items: list[Node], by_anchor: dict[object, _Plan]) -> list[Node]:
+    def layers(edits: list[_Edit]) -> list[Node]:
+        return [n for e in edits for n in (e.value.value if e.value.is_list else [e.value])]
+
+    rebuilt: list[Node] = []
+    for node in items:
+        plan = by_anchor.get(id(node), _Plan())
+        rebuilt += layers(plan.before) + ([] if plan.delete else [node]) + layers(plan.after)
+    return rebuilt
+
+
+def _rebuilt_mapping(
+    items: dict[object, Node], by_anchor: dict[object, _Plan], problems: list[Problem]
+) -> dict[object, Node]:
+    """A mapping of named layers with layers inserted by name next to one of them."""
+    kept = {key for key in items if not by_anchor.get(key, _Plan()).delete}
+    rebuilt: dict[object, Node] = {}
+
+    def add(edits: list[_Edit]) -> None:
+        for edit in edits:
+            if not edit.value.is_map or layer_kind(edit.value) is not None:
+                problems.append(
+                    Problem(
+                        f"{edit.verb} {edit.target.text}: next to a named layer, insert named "
+                        "layers",
+                        hint=f"e.g. {edit.verb}: {{{edit.target.text}: {{bn0: BatchNorm2d}}}}",
+                        line=edit.line,
+                    )
+                )
+                continue
+            for name, layer in edit.value.value.items():
+                if name in rebuilt or name in kept:
+                    problems.append(
+                        Problem(
+                            f"{edit.verb} {edit.target.text}: there is a layer named {name} "
+                            "there already",
+                            hint="give the new layer another name",
+                            line=layer.line or edit.line,
+                        )
+                    )
+                rebuilt[name] = layer
+
+    for key, node in items.items():
+        plan = by_anchor.get(key, _Plan())
+        add(plan.before)
+        if not plan.delete:
+            rebuilt[key] = node
+        add(plan.after)
+    return rebuilt
 
 
 def _parse_value(text: str, flag: str) -> object:

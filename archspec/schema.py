@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Union
 
-from pydantic import ConfigDict, Field, RootModel, create_model
+from pydantic import ConfigDict, Field, create_model
 
 from archspec.layers import LAYER_KINDS
-from archspec.schema_variants import variant_model, with_layer_id
 from archspec.spec import SpecHeader
 
 SCHEMA_FILENAME = "archspec-spec.schema.json"
@@ -25,17 +24,12 @@ def spec_json_schema() -> dict[str, Any]:
             f"{name}Layer",
             __config__=ConfigDict(extra="forbid", title=name),
             __doc__=(schema.__doc__ or name).strip().splitlines()[0],
-            **{name: (with_layer_id(schema) | None, ...)},
+            **{name: (schema | None, ...)},
         )
         layer_forms.append(wrapper)
         if not any(f.is_required() for f in schema.model_fields.values()):
             layer_forms.append(Literal[name])  # a bare `- ReLU`
-    # One named definition that sections and a variant's edits refer to.
-    layer = type(
-        "Layer",
-        (RootModel[Union[tuple(layer_forms)]],),  # noqa: UP007 (a runtime-built union)
-        {"__doc__": "One layer: `Kind: {field: value}`, or a bare `Kind` when no field is needed."},
-    )
+    layer = Union[tuple(layer_forms)]  # noqa: UP007 (a runtime-built union)
     document = create_model(
         "ArchspecSpec",
         __base__=SpecHeader,
@@ -45,14 +39,11 @@ def spec_json_schema() -> dict[str, Any]:
             Field(description=SpecHeader.model_fields["sections"].description),
         ),
     )
-    either = type(
-        "ArchspecSpecFile",
-        (RootModel[Union[document, variant_model(layer)]],),  # noqa: UP007
-        {"__doc__": "An archspec spec: a whole network, or a variant that extends another spec."},
-    )
-    schema = either.model_json_schema()
+    schema = document.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def spec_json_schema_text() -> str:
-    return json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
+    from archspec.schema_variants import with_variants  # spec files may also be variants
+
+    return json.dumps(with_variants(spec_json_schema()), indent=2, sort_keys=True) + "\n"

@@ -13,7 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.tree import Node, layer_fields, layer_kind, layers_with_ids
+from archspec.document_tree import (
+    Node,
+    key_of,
+    layer_body,
+    layer_fields,
+    layer_kind,
+    layers_with_ids,
+    not_layer_holders,
+)
 
 INDEX = re.compile(r"^-?[0-9]+$")
 PATH_EXAMPLE = "features.0.kernel_size (section.index.field) or conv1.kernel_size (id.field)"
@@ -36,6 +44,7 @@ class Target:
     key: Any
     node: Node | None
     ancestors: tuple[Node, ...]  # every node above the slot, from the root to the container
+    is_layer: bool  # the slot holds a layer, in a list of layers or a mapping of named ones
 
     @property
     def in_list(self) -> bool:
@@ -63,27 +72,30 @@ def find_target(root: Node, text: str, *, may_create: bool, base: str) -> Target
     parts = parse_path(text)
     if not root.is_map:
         raise TargetError(f"{base} is not a mapping of name, sections...: nothing to change")
+    holders = not_layer_holders(root)
     container, key = _first(root, parts[0], base)
     ancestors: list[Node] = [root]
+    last = len(parts) - 1
     for depth, part in enumerate(parts[1:], start=1):
         node = container.value[key]
         ancestors.append(container)
-        if container.is_list and layer_kind(node) is not None:
-            kind = layer_kind(node)
-            if part == kind:  # `features.0.Conv2d.kernel_size` also reads well
-                if depth == len(parts) - 1:  # the layer's fields, as a mapping
-                    layer_fields(node, create=True)
-                    ancestors.append(container)
+        kind = layer_kind(node) if id(container) not in holders else None
+        # A layer is stepped through to what is written under its kind, unless the part names
+        # an option beside the kind (`layer2.0.repeat`).
+        if kind is not None and not (node.is_map and part in node.value and part != kind):
+            body = layer_body(node, create=True)
+            if body is None:
+                raise TargetError(f"{_show(parts[:depth])} ({kind}) has nothing inside to change")
+            ancestors.append(node)
+            if part == kind:  # `features.0.Conv2d.kernel_size` reads well too
+                if depth == last:
                     container, key = node, kind
                 continue
-            fields = layer_fields(node, create=True)
-            if fields is None:
-                raise TargetError(f"{_show(parts[:depth])} ({kind}) has no fields to look into")
-            ancestors.append(node)
-            container, node = fields, fields
-        is_last = depth == len(parts) - 1
-        container, key = _step(node, part, parts[:depth], is_last and may_create, base)
-    return Target(text, container, key, _slot(container, key), (*ancestors, container))
+            node = body
+        container, key = _step(node, part, parts[:depth], depth == last and may_create, base)
+    node = _slot(container, key)
+    is_layer = node is not None and id(container) not in holders and layer_kind(node) is not None
+    return Target(text, container, key, node, (*ancestors, container), is_layer)
 
 
 def _slot(container: Node, key: Any) -> Node | None:
@@ -108,8 +120,8 @@ def _first(root: Node, part: str | int, base: str) -> tuple[Node, Any]:
             hint="give each layer its own id",
         )
     if owners:
-        lst, layer = owners[0]
-        return lst, next(i for i, n in enumerate(lst.value) if n is layer)
+        holder, layer = owners[0]
+        return holder, key_of(holder, layer)
     section_names = list(sections.value) if sections is not None and sections.is_map else []
     ids = [id_node.value for _, _, id_node in layers_with_ids(root)]
     known = [str(k) for k in (*root.value, *section_names, *ids)]

@@ -18,9 +18,9 @@ from __future__ import annotations
 import difflib
 from importlib.metadata import EntryPoint, entry_points
 
+from archspec.document_tree import LAYER_ID
 from archspec.errors import UserError
 from archspec.layers.base import LayerSpec
-from archspec.tree import LAYER_ID
 
 PLUGIN_GROUP = "archspec.layers"
 BUILT_IN = "built-in"

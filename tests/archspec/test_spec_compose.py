@@ -265,6 +265,74 @@ def test_block_definitions_and_parameters_are_overridden_like_anything_else(tmp_
     ]
 
 
+NAMED_BASE = """\
+name: Net
+blocks:
+  Basic:
+    params: {planes: required, stride: 1}
+    Residual:
+      body:
+        conv1: {Conv2d: {out_channels: $planes, kernel_size: 3, stride: $stride}}
+        bn1: BatchNorm2d
+      shortcut: auto
+sections:
+  stem:
+    conv1: {Conv2d: {out_channels: 64, kernel_size: 7}}
+    relu: {ReLU: {inplace: true}}
+  layer2:
+    - Basic: {planes: 128}
+      repeat: 2
+      first: {stride: 2}
+    - Sequential: [{Conv2d: {out_channels: 8, kernel_size: 1}}, ReLU]
+"""
+
+
+def test_named_layers_repeats_and_nested_lists_are_addressed_alike(tmp_path) -> None:
+    (tmp_path / "net.yaml").write_text(NAMED_BASE)
+    path = tmp_path / "variant.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            extends: net.yaml
+            set:
+              stem.conv1.kernel_size: 3
+              layer2.0.planes: 256
+              layer2.0.repeat: 3
+              layer2.0.first.stride: 1
+              layer2.1.0.kernel_size: 3
+              blocks.Basic.Residual.body.bn1.momentum: 0.01
+            insert_after: {stem.conv1: {bn1: BatchNorm2d}}
+            delete: [stem.relu]
+            insert_before: {blocks.Basic.Residual.body.conv1: {pad: {ZeroPad2d: {padding: 1}}}}
+            """
+        )
+    )
+    from archspec.loader import read_spec_file
+
+    data = compose(read_spec_file(path)).data
+    assert data["sections"]["stem"] == {
+        "conv1": {"Conv2d": {"out_channels": 64, "kernel_size": 3}},
+        "bn1": "BatchNorm2d",
+    }
+    assert data["sections"]["layer2"] == [
+        {"Basic": {"planes": 256}, "repeat": 3, "first": {"stride": 1}},
+        {"Sequential": [{"Conv2d": {"out_channels": 8, "kernel_size": 3}}, "ReLU"]},
+    ]
+    body = data["blocks"]["Basic"]["Residual"]["body"]
+    assert list(body) == ["pad", "conv1", "bn1"]
+    assert body["bn1"] == {"BatchNorm2d": {"momentum": 0.01}}
+
+
+def test_a_named_layer_inserted_twice_is_refused(tmp_path) -> None:
+    (tmp_path / "net.yaml").write_text(NAMED_BASE)
+    path = tmp_path / "variant.yaml"
+    path.write_text("extends: net.yaml\ninsert_after: {stem.conv1: {relu: ReLU}}\n")
+    from archspec.loader import read_spec_file
+
+    with pytest.raises(SpecError, match="there is a layer named relu there already"):
+        compose(read_spec_file(path))
+
+
 def test_a_whole_block_definition_is_replaced(tmp_path) -> None:
     data = composed(tmp_path, "replace: {blocks.Stage: {layers: [Identity]}}\n")
     assert data["blocks"] == {"Stage": {"layers": ["Identity"]}}
@@ -307,6 +375,16 @@ def schema_validator():
 
     schema = json.loads(spec_json_schema_text())
     return jsonschema.validators.validator_for(schema)(schema)
+
+
+def test_the_schema_knows_every_edit() -> None:
+    import json
+
+    from archspec.compose import EDITS
+    from archspec.schema import spec_json_schema_text
+
+    variant = json.loads(spec_json_schema_text())["$defs"]["ArchspecVariant"]
+    assert set(EDITS) <= set(variant["properties"])
 
 
 @pytest.mark.parametrize(

@@ -163,7 +163,7 @@ def test_edits_that_contradict_each_other(cli, files) -> None:
 
 def test_insert_next_to_a_section_rather_than_a_layer(cli, files) -> None:
     folder = files(v="extends: base.yaml\ninsert_after:\n  features: [ReLU]\n")
-    refused(cli, folder / "v.yaml", "insert_after features: that is not a layer in a list")
+    refused(cli, folder / "v.yaml", "insert_after features: that is not a layer")
 
 
 def test_edits_without_a_base(cli, files) -> None:

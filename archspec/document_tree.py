@@ -81,18 +81,34 @@ def walk(node: Node):
             stack.extend((child, current) for child in reversed(list(children)))
 
 
+def not_layer_holders(root: Node) -> set[int]:
+    """The nodes whose values are never layers: the top level, `sections` (each value a group of
+    layers) and `blocks` (each value a block definition)."""
+    holders = {id(root)}
+    if root.is_map:
+        holders |= {id(root.value[k]) for k in ("sections", "blocks") if k in root.value}
+    return holders
+
+
+def is_kind_name(name: object) -> bool:
+    """Kinds and blocks are class names (Conv2d, BasicBlock); options and fields are lowercase."""
+    return isinstance(name, str) and name[:1].isupper() and name.isidentifier()
+
+
 def layer_kind(node: Node) -> str | None:
-    """The kind of a layer written `Kind: {fields}` or a bare `Kind`, as in a list of layers."""
+    """The kind of a layer written `Kind: {fields}` (perhaps beside lowercase options such as
+    `repeat: 2`) or as a bare `Kind`, in a list of layers or a mapping of named layers."""
     if isinstance(node.value, str):
-        return node.value
-    if node.is_map and len(node.value) == 1:
-        (kind,) = node.value
-        return kind if isinstance(kind, str) else None
+        return node.value if is_kind_name(node.value) else None
+    if node.is_map:
+        kinds = [k for k in node.value if is_kind_name(k)]
+        return kinds[0] if len(kinds) == 1 else None
     return None
 
 
-def layer_fields(node: Node, create: bool = False) -> Node | None:
-    """The fields of a layer node; with `create`, a bare or empty layer gets an empty mapping."""
+def layer_body(node: Node, create: bool = False) -> Node | None:
+    """What is written under a layer's kind: its fields, or a list (`Sequential: [...]`). With
+    `create`, a bare or empty layer gets an empty mapping of fields."""
     kind = layer_kind(node)
     if kind is None:
         return None
@@ -100,10 +116,15 @@ def layer_fields(node: Node, create: bool = False) -> Node | None:
         if not create:
             return None
         node.value = {kind: Node({}, node.line)}
-    fields = node.value[kind]
-    if fields.value is None and create:
-        fields.value = {}
-    return fields if fields.is_map else None
+    body = node.value[kind]
+    if body.value is None and create:
+        body.value = {}
+    return body if body.is_map or body.is_list else None
+
+
+def layer_fields(node: Node, create: bool = False) -> Node | None:
+    body = layer_body(node, create)
+    return body if body is not None and body.is_map else None
 
 
 def layer_id(node: Node) -> Node | None:
@@ -113,11 +134,18 @@ def layer_id(node: Node) -> Node | None:
 
 
 def layers_with_ids(root: Node) -> list[tuple[Node, Node, Node]]:
-    """(list, layer, id node) for every layer in any list of the document that has an id."""
+    """(holder, layer, id node) for every layer of the document that has an id."""
+    holders = not_layer_holders(root)
     found = []
     for node, parent in walk(root):
-        if parent is not None and parent.is_list:
+        if parent is not None and id(parent) not in holders:
             id_node = layer_id(node)
             if id_node is not None:
                 found.append((parent, node, id_node))
     return found
+
+
+def key_of(holder: Node, node: Node) -> object:
+    """The index or key under which `holder` holds `node`."""
+    items = enumerate(holder.value) if holder.is_list else holder.value.items()
+    return next(key for key, child in items if child is node)
