@@ -16,27 +16,43 @@ from pathlib import Path
 import pytest
 from spec_test_paths import REPO
 
-MISH = '''
-from pydantic import StrictBool
+SCALE = '''
+import torch
 from torch import nn
 
 from archspec.layers.base import LayerSpec
 
 
-class Mish(LayerSpec):
-    """Mish activation, x * tanh(softplus(x))."""
+class LearnedScale(nn.Module):
+    def __init__(self, init: float = 1.0):
+        super().__init__()
+        self.init = init
+        self.weight = nn.Parameter(torch.tensor(float(init)))
 
-    torch_class = nn.Mish
-    inplace: StrictBool = False
+    def forward(self, x):
+        return x * self.weight
+
+    def extra_repr(self):
+        return f"init={self.init}"
+
+
+class Scale(LayerSpec):
+    """A learned scalar times the input."""
+
+    torch_class = LearnedScale
+    init: float = 1.0
+
+    def build(self, shape, num_classes):  # a module of its own, not one of torch.nn's
+        return LearnedScale(**self.torch_kwargs(shape, num_classes))
 '''
 
 SPEC = """\
-name: WithMish
+name: WithScale
 input_shape: [3, 8, 8]
 sections:
   features:
     - Conv2d: {out_channels: 4, kernel_size: 3}
-    - Mish
+    - Scale: {init: 0.5}
   classifier:
     - Linear: {out_features: 2}
 """
@@ -77,10 +93,10 @@ def archspec(*args: str) -> str:
 def test_a_plugin_kind_is_listed_and_builds(tmp_path) -> None:
     site = install(
         tmp_path / "site",
-        "archspec-mish",
-        "archspec_mish",
-        MISH,
-        "[archspec.layers]\nMish = archspec_mish:Mish\n",
+        "archspec-scale",
+        "archspec_scale",
+        SCALE,
+        "[archspec.layers]\nScale = archspec_scale:Scale\n",
     )
     (tmp_path / "net.yaml").write_text(SPEC)
     code = "\n".join(
@@ -94,10 +110,10 @@ def test_a_plugin_kind_is_listed_and_builds(tmp_path) -> None:
     completed = run_python(site, code, tmp_path)
     assert completed.returncode == 0, completed.stderr
     listing, printout = completed.stdout.split("---\n")
-    assert "Mish  [input: any shape]  [from archspec-mish 0.1]  Mish activation" in listing
+    assert "Scale  [input: any shape]  [from archspec-scale 0.1]  A learned scalar" in listing
     assert "Conv2d  [input: (C, H, W)]  [built-in]" in listing
-    assert "    inplace: default False" in listing
-    assert "(1): Mish()" in printout
+    assert "    init: default 1.0" in listing
+    assert "(1): LearnedScale(init=0.5)" in printout
     assert "(0): Linear(in_features=144, out_features=2, bias=True)" in printout
 
 
@@ -105,7 +121,7 @@ def test_without_the_plugin_its_kind_is_unknown(cli, tmp_path) -> None:
     (tmp_path / "net.yaml").write_text(SPEC)
     result = cli("validate", tmp_path / "net.yaml")
     assert result.code == 2
-    assert "line 6, features[1]: unknown layer kind 'Mish'" in result.out
+    assert "line 6, features[1]: unknown layer kind 'Scale'" in result.out
 
 
 def test_a_plugin_cannot_take_a_built_in_kind(tmp_path) -> None:
