@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,7 +74,7 @@ class _Composer:
     def fail(self, *problems: Problem) -> SpecError:
         return SpecError(self.top, problems)
 
-    def lines_of(self, file: str, applied_to: str | None = None):
+    def lines_of(self, file: str, applied_to: str | None = None) -> Callable[[int], int]:
         """How a line of `file` is told in messages about the top file."""
 
         def origin(line: int) -> int:
@@ -139,7 +139,7 @@ class _Composer:
         if resolved in chain:
             loop = " -> ".join(p.name for p in (*chain[chain.index(resolved) :], resolved))
             raise problem(
-                f"{shown} leads back to this file: {loop} is a cycle",
+                f"{shown} is already being extended: {loop} is a cycle",
                 "a base cannot extend its own variant: remove one of these extends",
             )
         if len(chain) >= MAX_CHAIN:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.document_tree import (
+    LAYER_ID,
     Node,
     key_of,
     layer_body,
@@ -149,7 +150,8 @@ def _step(node: Node, part: str | int, done: list, may_create: bool, base: str) 
             )
         for index, item in enumerate(node.value):
             fields = layer_fields(item)
-            if fields is not None and (id_node := fields.value.get("id")) and id_node.value == part:
+            id_node = fields.value.get(LAYER_ID) if fields is not None else None
+            if id_node is not None and id_node.value == part:
                 return node, index
         raise TargetError(
             f"{where} is a list: '{part}' is neither an index nor the id of one of its layers",

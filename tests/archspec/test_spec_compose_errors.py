@@ -52,6 +52,16 @@ def test_an_extends_cycle(cli, files) -> None:
     )
 
 
+def test_a_cycle_further_down_a_chain(cli, files) -> None:
+    folder = files(a="extends: b.yaml\n", b="extends: c.yaml\n", c="extends: b.yaml\n")
+    refused(
+        cli,
+        folder / "a.yaml",
+        f"  - line 1 of {folder / 'c.yaml'}: extends: {folder / 'b.yaml'} is already being "
+        "extended: b.yaml -> c.yaml -> b.yaml is a cycle",
+    )
+
+
 def test_a_spec_extending_itself(cli, files) -> None:
     folder = files(a="extends: ./a.yaml\n")
     refused(cli, folder / "a.yaml", "line 1: extends:", "a.yaml -> a.yaml is a cycle")
