@@ -23,6 +23,7 @@ from archspec.document_tree import (
     layers_with_ids,
     not_layer_holders,
 )
+from archspec.text import plural
 
 INDEX = re.compile(r"^-?[0-9]+$")
 PATH_EXAMPLE = "features.0.kernel_size (section.index.field) or conv1.kernel_size (id.field)"
@@ -117,7 +118,7 @@ def _first(root: Node, part: str | int, base: str) -> tuple[Node, Any]:
     ]
     if len(owners) > 1:
         raise TargetError(
-            f"the id '{part}' names {len(owners)} layers in {base}",
+            f"the id '{part}' names {plural(len(owners), 'layer')} in {base}",
             hint="give each layer its own id",
         )
     if owners:
@@ -142,10 +143,10 @@ def _step(node: Node, part: str | int, done: list, may_create: bool, base: str) 
         if isinstance(part, int):
             if -count <= part < count:
                 return node, part % count
-            what = "layers" if any(layer_kind(n) for n in node.value) else "items"
+            what = "layer" if any(layer_kind(n) for n in node.value) else "item"
             span = f"0 to {count - 1}" if count else "it is empty"
             raise TargetError(
-                f"{where} has {count} {what} ({span}) in {base}: there is no {part}",
+                f"{where} has {plural(count, what)} ({span}) in {base}: there is no {part}",
                 hint="count from 0 (negative from the end), or name the layer by its id",
             )
         for index, item in enumerate(node.value):

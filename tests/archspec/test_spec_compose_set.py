@@ -157,4 +157,4 @@ def test_sweep_trains_the_changed_specs_and_keeps_them_apart(cli, tmp_path, data
     assert other.code == 2
     assert "was trained with another version" in other.err
     bad = cli(*args, "--set", "classifier.5=ReLU")
-    assert bad.code == 2 and "--set classifier.5=ReLU: classifier has 1 layers" in bad.err
+    assert bad.code == 2 and "--set classifier.5=ReLU: classifier has 1 layer (0 to 0)" in bad.err
