@@ -151,6 +151,12 @@ def parse_spec_text(text: str, source: str = "<spec>") -> Document:
 
 def _tag_problem(e: yaml.constructor.ConstructorError) -> Problem:
     line = e.problem_mark.line + 1 if e.problem_mark else None
+    if e.problem and "unhashable key" in e.problem:  # `{[1, 2]: x}`: valid YAML, not Python
+        return Problem(
+            "a mapping key is a list or a mapping",
+            hint="write keys as plain names or numbers",
+            line=line,
+        )
     tag = e.problem.split("tag", 1)[-1].strip(" '") if e.problem else "?"
     tag = tag.replace("tag:yaml.org,2002:", "!!", 1)  # as written: !!python/object/apply:...
     return Problem(

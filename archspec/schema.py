@@ -108,4 +108,6 @@ def _layer_unions(schema: dict[str, Any]) -> list[list[Any]]:
 
 
 def spec_json_schema_text() -> str:
-    return json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
+    from archspec.schema_variants import with_variants  # spec files may also be variants
+
+    return json.dumps(with_variants(spec_json_schema()), indent=2, sort_keys=True) + "\n"

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from archspec.compose import compose
 from archspec.errors import Problem, SpecError
 from archspec.expand import expand
 from archspec.layers.base import PositiveInt
@@ -84,13 +85,14 @@ class Spec:
         return data
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read, parse and validate a spec file; raise SpecError listing every problem."""
-    return parse_spec(read_spec_file(path))
+def load_spec(path: str | Path, sets: Iterable[str] = ()) -> Spec:
+    """Read, compose (extends, overrides, `--set PATH=VALUE`s) and validate a spec file; raise
+    SpecError listing every problem."""
+    return parse_spec(compose(read_spec_file(path), sets))
 
 
 def spec_from_text(text: str, source: str = "<spec>") -> Spec:
-    return parse_spec(parse_spec_text(text, source))
+    return parse_spec(compose(parse_spec_text(text, source)))
 
 
 def spec_from_data(data: Any, source: str = "<spec>") -> Spec:

@@ -53,8 +53,12 @@ class SweepRun:
         return self.path.name
 
 
-def plan_sweep(specs: Sequence[Path], tasks: Sequence[str], out: Path) -> list[SweepRun]:
-    """Every (spec, task) pair, spec by spec; every spec checked for every task before any run."""
+def plan_sweep(
+    specs: Sequence[Path], tasks: Sequence[str], out: Path, spec_set: Sequence[str] = ()
+) -> list[SweepRun]:
+    """Every (spec, task) pair, spec by spec; every spec checked for every task before any run.
+
+    `spec_set`: `--set PATH=VALUE` changes applied to every spec."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or not tasks:
         raise UserError(f"unknown task {', '.join(unknown)}; the tasks are {', '.join(TASKS)}")
@@ -70,7 +74,7 @@ def plan_sweep(specs: Sequence[Path], tasks: Sequence[str], out: Path) -> list[S
     runs, problems = [], []
     for path in stems.values():
         try:
-            spec = load_spec(path)
+            spec = load_spec(path, spec_set)
             for task in tasks:
                 resolve(spec, num_classes_for(task))
         except SpecError as e:
@@ -191,7 +195,7 @@ def run_sweep(
             "--holdout-domain leaves a domain out of training, so it cannot go with the domain "
             "task: pass --task category"
         )
-    runs = plan_sweep(specs, tasks, out)
+    runs = plan_sweep(specs, tasks, out, training.get("spec_set", ()))
     configs = [
         TrainConfig(str(r.spec_path), r.task, out=str(out), name=r.name, **training) for r in runs
     ]

@@ -136,7 +136,7 @@ def train_run(
     With `resume` (a run directory), continue from its last.pt with the run's own settings;
     `config.epochs` may extend it.
     """
-    spec = load_spec(config.spec)
+    spec = load_spec(config.spec, config.spec_set)
     checkpoint = None
     if resume is not None:
         checkpoint = load_checkpoint(find_checkpoint(resume, "last.pt"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from archspec.cli.spec_commands import add_set_option
 from archspec.errors import UserError
 from archspec.io import check_writable_folder
 
@@ -53,6 +54,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no progress bars (default: bars only when standard error is a terminal)",
     )
+    add_set_option(parser)
 
 
 def training_overrides(args: argparse.Namespace) -> dict:
@@ -72,6 +74,8 @@ def training_overrides(args: argparse.Namespace) -> dict:
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.data is not None:
         given["data"] = str(args.data)
+    if args.set:
+        given["spec_set"] = tuple(args.set)
     for name in ("epochs", "batch_size", "workers"):
         if name in given and given[name] < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
@@ -131,6 +135,7 @@ def train_command(args: argparse.Namespace) -> int:
     if args.resume is not None:
         run_config = load_checkpoint(find_checkpoint(args.resume, "last.pt")).config
         task = args.task or run_config["task"]
+        given.setdefault("spec_set", tuple(run_config.get("spec_set", ())))  # as it was trained
         given.setdefault("epochs", run_config["epochs"])
     elif args.task is None:
         raise UserError("--task is required: --task category or --task domain")
