@@ -18,6 +18,7 @@ from archspec.errors import SpecError, UserError
 from archspec.io import write_atomic
 from archspec.shapes import resolve
 from archspec.spec import Spec, spec_from_data
+from runner import fault_hooks
 
 FORMAT = "archspec-checkpoint"
 VERSION = 1
@@ -69,7 +70,14 @@ def save_checkpoint(
         "epoch": epoch,
         "state": state or {},
     }
-    write_atomic(path, lambda f: torch.save(payload, f))
+    path = Path(path)
+    write_atomic(path, lambda f: torch.save(payload, fault_hooks.checkpoint_file(path.name, f)))
+
+
+def remove_partial_writes(run: Path) -> None:
+    """Delete temporary files of checkpoint writes that a killed process left behind."""
+    for partial in Path(run).glob(".*.pt.*.tmp"):
+        partial.unlink(missing_ok=True)
 
 
 def find_checkpoint(run_or_file: Path, name: str = "best.pt") -> Path:

@@ -41,6 +41,28 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="train without unreadable images instead of stopping",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp16", "fp32"),
+        help="auto (default): bf16 on a CUDA GPU that has it, else fp32; fp16 needs CUDA",
+    )
+    parser.add_argument(
+        "--memory-format",
+        choices=("auto", "channels_last", "contiguous"),
+        help="auto (default): the faster of the two for this model, timed at the start",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="deterministic GPU kernels: a resumed GPU run is bit-identical (somewhat slower)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="write last.pt every N epochs (default 1; in the background)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -57,11 +79,15 @@ def training_overrides(args: argparse.Namespace) -> dict:
         "holdout_domain",
         "val_fraction",
         "skip_bad_images",
+        "precision",
+        "memory_format",
+        "deterministic",
+        "checkpoint_every",
     )
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.data is not None:
         given["data"] = str(args.data)
-    for name in ("epochs", "batch_size", "workers"):
+    for name in ("epochs", "batch_size", "workers", "checkpoint_every"):
         if name in given and given[name] < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
     for name in ("lr", "weight_decay"):
@@ -103,22 +129,35 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from runner.checkpoint import find_checkpoint, load_checkpoint
     from runner.config import TrainConfig
     from runner.train import train_run
 
     given = training_overrides(args)
     if args.resume is not None:
-        run_config = load_checkpoint(find_checkpoint(args.resume, "last.pt")).config
-        task = args.task or run_config["task"]
-        given.setdefault("epochs", run_config["epochs"])
+        # The run's own task unless one is given; other settings are checked against the run's.
+        task = args.task or _run_task(args.resume)
     elif args.task is None:
         raise UserError("--task is required: --task category or --task domain")
     else:
         task = args.task
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
-    train_run(config, resume=args.resume, progress=not args.quiet)
+    explicit = set(given) | {n for n in ("task", "name") if getattr(args, n) is not None}
+    train_run(config, resume=args.resume, progress=not args.quiet, given=explicit)
     return 0
+
+
+def _run_task(run: Path) -> str:
+    """The task of the run in `run` (a run directory or its last.pt), from its config.yaml."""
+    import yaml
+
+    from runner.checkpoint import find_checkpoint, load_checkpoint
+
+    checkpoint = find_checkpoint(run, "last.pt")
+    stored = checkpoint.parent / "config.yaml"
+    try:
+        return str(yaml.safe_load(stored.read_text())["task"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return load_checkpoint(checkpoint).task
 
 
 def synth_command(args: argparse.Namespace) -> int:
