@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -71,7 +71,34 @@ def save_checkpoint(
         "state": state or {},
     }
     path = Path(path)
-    write_atomic(path, lambda f: torch.save(payload, fault_hooks.checkpoint_file(path.name, f)))
+    write_atomic(path, lambda f: _torch_save(payload, fault_hooks.checkpoint_file(path.name, f)))
+
+
+def _torch_save(payload: dict[str, Any], f: IO[bytes]) -> None:
+    """torch.save, raising a failed write as itself: torch turns it into a RuntimeError
+    ("unexpected pos"), which would hide a full disk."""
+    target = _KeepsWriteError(f)
+    try:
+        torch.save(payload, target)
+    except RuntimeError:
+        if target.error is not None:
+            raise target.error from None
+        raise
+
+
+class _KeepsWriteError:
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f, self.error = f, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
 
 
 def remove_partial_writes(run: Path) -> None:
