@@ -81,6 +81,13 @@ def deterministic(on: bool):
     torch.use_deterministic_algorithms(True)
     try:
         yield
+    except RuntimeError as e:
+        if "does not have a deterministic implementation" not in str(e):
+            raise
+        first_line = str(e).split(",")[0]
+        raise UserError(
+            f"--deterministic: {first_line} on this device; train without --deterministic"
+        ) from None
     finally:
         cudnn.deterministic, cudnn.benchmark = previous[:2]
         torch.use_deterministic_algorithms(previous[2])

@@ -141,6 +141,7 @@ class Training:
     writer: CheckpointWriter = field(default_factory=CheckpointWriter)
     best_weights: dict[str, torch.Tensor] | None = None  # best.pt's snapshot, not written yet
     saved_epoch: int | None = None  # epoch of the newest last.pt on disk (None: none yet)
+    checkpoint_seconds: float = 0.0  # time training waited for checkpoints (summary.json)
 
     def say(self, *args: Any, **kwargs: Any) -> None:
         if self.world.is_main:
@@ -584,28 +585,40 @@ def evaluate(
 # -- checkpoint ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _timed_checkpoint(t: Training) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        t.checkpoint_seconds += time.perf_counter() - started
+
+
 def _checkpoint_epoch(t: Training, epoch: int, row: dict[str, Any], val_accuracy: float) -> None:
     """Record the epoch: metrics.csv now; best.pt and last.pt in the background, when due and
     no write is in flight (best.pt's weights are kept until then)."""
     t.rows.append(row)
-    if val_accuracy > t.best["best_accuracy"]:
+    improved = val_accuracy > t.best["best_accuracy"]
+    if improved:
         t.best.update(best_accuracy=val_accuracy, best_epoch=epoch + 1)
-        if t.world.is_main:
-            t.best_weights = snapshot(t.model.state_dict())
     if not t.world.is_main:
         return
-    t.run.write_metrics(t.rows)
-    due = (epoch + 1) % t.config.checkpoint_every == 0
-    if due and not t.writer.busy:
-        _save_in_background(t, epoch + 1)
+    with _timed_checkpoint(t):
+        if improved:
+            t.best_weights = snapshot(t.model.state_dict())
+        t.run.write_metrics(t.rows)
+        due = (epoch + 1) % t.config.checkpoint_every == 0
+        if due and not t.writer.busy:
+            _save_in_background(t, epoch + 1)
 
 
 def _save_now(t: Training, epoch: int, position: dict[str, Any] | None = None) -> None:
     """Write last.pt (and a pending best.pt) for `epoch` and wait until it is on disk."""
-    t.writer.wait()
-    if t.saved_epoch != epoch or position is not None or t.best_weights is not None:
-        _save_in_background(t, epoch, position)
+    with _timed_checkpoint(t):
         t.writer.wait()
+        if t.saved_epoch != epoch or position is not None or t.best_weights is not None:
+            _save_in_background(t, epoch, position)
+            t.writer.wait()
 
 
 def _save_in_background(t: Training, epoch: int, position: dict[str, Any] | None = None) -> None:
@@ -773,6 +786,7 @@ def _finish(t: Training) -> None:
             "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
             "params": stats.total_params,
             "mult_adds": stats.total_mult_adds,
+            "checkpoint_seconds": round(t.checkpoint_seconds, 3),
         }
     )
     print(

@@ -51,8 +51,8 @@ def test_bf16_trains_on_the_cpu_with_autocast(synthetic, tmp_path, capsys):
 def test_fp16_on_the_cpu_is_a_user_error(synthetic, tmp_path, capsys):
     spec = tmp_path / "small.yaml"
     spec.write_text(SMALL_SPEC)
-    code = main(["train", str(spec), "--task", "domain", "--data", str(synthetic), "--device",
-                 "cpu", "--precision", "fp16", "--out", str(tmp_path / "runs"), "--quiet"])  # fmt: skip
+    args = ["train", str(spec), "--task", "domain", "--data", str(synthetic), "--device", "cpu"]
+    code = main([*args, "--precision", "fp16", "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == 2 and "fp16 needs a CUDA device" in err and "Traceback" not in err
 
