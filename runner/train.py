@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from archspec.compiler import compile_spec
 from archspec.errors import UserError
 from archspec.layers import format_shape
 from archspec.shapes import ResolvedSpec, resolve
@@ -40,7 +41,7 @@ from runner.checkpoint import (
     remove_partial_writes,
     save_checkpoint,
 )
-from runner.checkpoint_writer import CheckpointWriter, snapshot, to_cpu
+from runner.checkpoint_writer import CheckpointWriter, snapshot, snapshot_ready, to_cpu
 from runner.config import TrainConfig
 from runner.data import embedded_dataset, normalize
 from runner.device import (
@@ -140,6 +141,7 @@ class Training:
     drop_lone_image: bool = False  # BatchNorm cannot train on a last batch of one image
     writer: CheckpointWriter = field(default_factory=CheckpointWriter)
     best_weights: dict[str, torch.Tensor] | None = None  # best.pt's snapshot, not written yet
+    best_state: dict[str, torch.Tensor] | None = None  # the best weights of this session
     saved_epoch: int | None = None  # epoch of the newest last.pt on disk (None: none yet)
     checkpoint_seconds: float = 0.0  # time training waited for checkpoints (summary.json)
 
@@ -605,7 +607,7 @@ def _checkpoint_epoch(t: Training, epoch: int, row: dict[str, Any], val_accuracy
         return
     with _timed_checkpoint(t):
         if improved:
-            t.best_weights = snapshot(t.model.state_dict())
+            t.best_weights = t.best_state = snapshot(t.model.state_dict())
         t.run.write_metrics(t.rows)
         due = (epoch + 1) % t.config.checkpoint_every == 0
         if due and not t.writer.busy:
@@ -637,12 +639,12 @@ def _save_in_background(t: Training, epoch: int, position: dict[str, Any] | None
         "position": position,
     }
     last = snapshot(t.model.state_dict())
-    best_state = dict(t.best)
+    best_state, ready = dict(t.best), snapshot_ready()
 
     def write() -> None:
         if best is not None:
-            _write(t, t.run.best, best, best_state["best_epoch"], best_state)
-        _write(t, t.run.last, last, epoch, to_cpu(state))
+            _write(t, t.run.best, to_cpu(best, ready), best_state["best_epoch"], best_state)
+        _write(t, t.run.last, to_cpu(last, ready), epoch, to_cpu(state, ready))
         t.saved_epoch = epoch
 
     t.writer.submit(write)
@@ -658,7 +660,7 @@ def _write(
         spec=t.spec,
         task=t.config.task,
         labels=t.data.labels,
-        model_state=to_cpu(weights),
+        model_state=weights,
         config=t.config.to_data(),
         epoch=epoch,
         state=state,
@@ -737,12 +739,24 @@ def _finish_or_hint(t: Training, stop: StopRequest) -> None:
     stop.message = "finishing the run: last.pt, figures, summary.json (Ctrl-C again to stop now)"
     try:
         fault_hooks.before_finish()
-        _save_now(t, t.config.epochs)
+        with _timed_checkpoint(t):
+            t.writer.wait()
+            if t.saved_epoch != t.config.epochs or t.best_weights is not None:
+                _save_in_background(t, t.config.epochs)  # written while the figures are drawn
         _finish(t)
     except KeyboardInterrupt:
         _wait_quietly(t)
         t.say(_hard_stop_hint(t) + " (this writes the summary and figures)")
         raise
+
+
+def _best_model(t: Training) -> nn.Module:
+    """The best weights, from memory when this session found them (best.pt may be in writing)."""
+    if t.best_state is None:
+        return load_checkpoint(t.run.best).build_model()
+    model = compile_spec(t.resolved)
+    model.load_state_dict(to_cpu(t.best_state, snapshot_ready()))
+    return model.eval()
 
 
 def _finish(t: Training) -> None:
@@ -751,7 +765,7 @@ def _finish(t: Training) -> None:
     from runner.visualize import plot_confusion, plot_curves
 
     run, config, data = t.run, t.config, t.data
-    best = load_checkpoint(run.best).build_model()
+    best = _best_model(t)
     stats = summarize(best, t.resolved)
     best.to(device=t.device, memory_format=t.layout)
     val = evaluate(
@@ -773,6 +787,8 @@ def _finish(t: Training) -> None:
         title=f"{title}: validation, best epoch {t.best['best_epoch']}",
     )
     seconds = [float(r["seconds"]) for r in t.rows]
+    with _timed_checkpoint(t):
+        t.writer.wait()  # last.pt and best.pt on disk before summary.json says "finished"
     run.write_summary(
         {
             "spec_name": t.spec.name,
