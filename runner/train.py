@@ -65,34 +65,34 @@ LOSS_SHOWN_EVERY = 10.0  # seconds between progress-bar loss updates (each waits
 
 @dataclass
 class EpochSums:
-    """Running totals of the epoch in progress, on the device (saved on Ctrl-C to resume
-    mid-epoch). `loss` is summed per image in float64, as a Python float would be."""
+    """Running totals of the epoch in progress (saved on Ctrl-C to resume mid-epoch).
 
-    loss: torch.Tensor
-    correct: torch.Tensor
+    Each step's loss and correct count stay on the device, kept in a list: no work and no wait
+    per step. `read` adds them up in one go, in step order and in float64, as they always were.
+    """
+
+    loss: float = 0.0
+    correct: int = 0
     seen: int = 0
     seconds: float = 0.0
-
-    @classmethod
-    def start(cls, device: torch.device, saved: dict[str, Any] | None = None) -> EpochSums:
-        saved = saved or {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-        return cls(
-            torch.tensor(float(saved["loss"]), dtype=torch.float64, device=device),
-            torch.tensor(int(saved["correct"]), dtype=torch.int64, device=device),
-            int(saved["seen"]),
-            float(saved["seconds"]),
-        )
+    pending: list[tuple[torch.Tensor, torch.Tensor, int]] = field(default_factory=list)
 
     def add(self, loss: torch.Tensor, correct: torch.Tensor, count: int) -> None:
-        self.loss += loss.double() * count
-        self.correct += correct
+        self.pending.append((loss, correct, count))
         self.seen += count
 
     def read(self) -> dict[str, Any]:
         """The totals as numbers (this waits for the GPU)."""
+        if self.pending:
+            losses = torch.stack([loss for loss, _, _ in self.pending]).tolist()
+            corrects = torch.stack([correct for _, correct, _ in self.pending]).tolist()
+            for loss, correct, (_, _, count) in zip(losses, corrects, self.pending, strict=True):
+                self.loss += loss * count
+                self.correct += int(correct)
+            self.pending = []
         return {
-            "loss": self.loss.item(),
-            "correct": int(self.correct.item()),
+            "loss": self.loss,
+            "correct": self.correct,
             "seen": self.seen,
             "seconds": self.seconds,
         }
@@ -424,9 +424,9 @@ def _train_epoch(
     order = torch.tensor(list(t.sampler), device=t.train_x.device)
     whole, rest = divmod(len(order), size)
     batches = whole + (1 if rest > 1 or (rest == 1 and not t.drop_lone_image) else 0)
-    first_batch, sums = 0, EpochSums.start(t.device)
+    first_batch, sums = 0, EpochSums()
     if t.position is not None:  # resuming mid-epoch: same order, same totals so far
-        first_batch, sums = t.position["batch"], EpochSums.start(t.device, t.position["sums"])
+        first_batch, sums = t.position["batch"], EpochSums(**t.position["sums"])
         t.position = None
     t.net.train()
     bar = _progress_bar(t, epoch, min(first_batch * size, len(order)), progress)
@@ -443,7 +443,7 @@ def _train_epoch(
             bar.update(len(index))
             if progress and time.perf_counter() - shown > LOSS_SHOWN_EVERY:
                 shown = time.perf_counter()
-                bar.set_postfix(loss=f"{sums.loss.item() / sums.seen:.4f}")
+                bar.set_postfix(loss=f"{sums.read()['loss'] / sums.seen:.4f}")
             fault_hooks.after_step(epoch, batch)
             if on_step is not None:
                 on_step(epoch, batch)
