@@ -22,6 +22,7 @@ class CheckpointWriter:
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self.pinned: dict[tuple, torch.Tensor] = {}  # CPU tensors reused by every write
 
     @property
     def busy(self) -> bool:
@@ -75,30 +76,41 @@ def snapshot_ready() -> torch.cuda.Event | None:
     return event
 
 
-def to_cpu(value: Any, ready: torch.cuda.Event | None = None) -> Any:
-    """`value` with every tensor moved to the CPU; on CUDA, after `ready`, on a side stream."""
+def to_cpu(
+    value: Any,
+    ready: torch.cuda.Event | None = None,
+    pinned: dict[tuple, torch.Tensor] | None = None,
+    label: str = "",
+) -> Any:
+    """`value` with every tensor moved to the CPU; with `ready`, on a side stream, into pinned
+    memory. `pinned` (kept between writes, `label` telling the writes apart) holds the pinned
+    tensors for the next write of the same shapes: allocating pinned memory stalls the GPU's
+    other work, so it is done once per run, not once per checkpoint."""
     if ready is None:
-        return _moved(value, lambda t: t.cpu())
+        return _moved(value, lambda tensor, path: tensor.cpu())
+    buffers = {} if pinned is None else pinned
+
+    def move(tensor: torch.Tensor, path: tuple) -> torch.Tensor:
+        if not tensor.is_cuda:
+            return tensor
+        key = (label, path, tuple(tensor.shape), tensor.dtype)
+        if key not in buffers:
+            buffers[key] = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+        return buffers[key].copy_(tensor, non_blocking=True)
+
     stream = torch.cuda.Stream()
     stream.wait_event(ready)
     with torch.cuda.stream(stream):
-        moved = _moved(value, _to_pinned)
+        moved = _moved(value, move)
     stream.synchronize()
     return moved
 
 
-def _to_pinned(tensor: torch.Tensor) -> torch.Tensor:
-    if not tensor.is_cuda:
-        return tensor
-    out = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
-    return out.copy_(tensor, non_blocking=True)
-
-
-def _moved(value: Any, move: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+def _moved(value: Any, move: Callable[[torch.Tensor, tuple], torch.Tensor], path=()) -> Any:
     if isinstance(value, torch.Tensor):
-        return move(value)
+        return move(value, path)
     if isinstance(value, dict):
-        return {k: _moved(v, move) for k, v in value.items()}
+        return {k: _moved(v, move, (*path, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_moved(v, move) for v in value)
+        return type(value)(_moved(v, move, (*path, i)) for i, v in enumerate(value))
     return value

@@ -643,8 +643,10 @@ def _save_in_background(t: Training, epoch: int, position: dict[str, Any] | None
 
     def write() -> None:
         if best is not None:
-            _write(t, t.run.best, to_cpu(best, ready), best_state["best_epoch"], best_state)
-        _write(t, t.run.last, to_cpu(last, ready), epoch, to_cpu(state, ready))
+            weights = to_cpu(best, ready, t.writer.pinned, "best")
+            _write(t, t.run.best, weights, best_state["best_epoch"], best_state)
+        last_cpu = to_cpu(last, ready, t.writer.pinned, "last")
+        _write(t, t.run.last, last_cpu, epoch, to_cpu(state, ready, t.writer.pinned, "state"))
         t.saved_epoch = epoch
 
     t.writer.submit(write)
@@ -755,7 +757,7 @@ def _best_model(t: Training) -> nn.Module:
     if t.best_state is None:
         return load_checkpoint(t.run.best).build_model()
     model = compile_spec(t.resolved)
-    model.load_state_dict(to_cpu(t.best_state, snapshot_ready()))
+    model.load_state_dict(to_cpu(t.best_state))
     return model.eval()
 
 
