@@ -339,7 +339,9 @@ def _choose_compute(
     precision = resolve_precision(config.precision, device)
     memory_format, why = config.memory_format, "as set"
     if memory_format == "auto":
-        count = min(config.batch_size, len(train_y))
+        # A CPU's per-image speed hardly depends on the batch, so a small one keeps this short;
+        # a GPU needs the real batch (small ones are bound by kernel launches).
+        count = min(config.batch_size, len(train_y), 16 if device.type == "cpu" else len(train_y))
         x, y = normalize(train_x[:count].to(device)), train_y[:count].to(device)
 
         def combine(seconds: dict[str, float]) -> dict[str, float]:
