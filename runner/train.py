@@ -141,7 +141,9 @@ class Training:
     drop_lone_image: bool = False  # BatchNorm cannot train on a last batch of one image
     writer: CheckpointWriter = field(default_factory=CheckpointWriter)
     best_weights: dict[str, torch.Tensor] | None = None  # best.pt's snapshot, not written yet
-    best_state: dict[str, torch.Tensor] | None = None  # the best weights of this session
+    best_state: dict[str, torch.Tensor] | None = (
+        None  # the best weights found since this process started
+    )
     saved_epoch: int | None = None  # epoch of the newest last.pt on disk (None: none yet)
     checkpoint_seconds: float = 0.0  # time training waited for checkpoints (summary.json)
 
@@ -755,7 +757,7 @@ def _finish_or_hint(t: Training, stop: StopRequest) -> None:
 
 
 def _best_model(t: Training) -> nn.Module:
-    """The best weights, from memory when this session found them (best.pt may be in writing)."""
+    """The best weights, from memory when this process found them (best.pt may be in writing)."""
     if t.best_state is None:
         return load_checkpoint(t.run.best).build_model()
     model = compile_spec(t.resolved)
