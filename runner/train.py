@@ -141,9 +141,7 @@ class Training:
     drop_lone_image: bool = False  # BatchNorm cannot train on a last batch of one image
     writer: CheckpointWriter = field(default_factory=CheckpointWriter)
     best_weights: dict[str, torch.Tensor] | None = None  # best.pt's snapshot, not written yet
-    best_state: dict[str, torch.Tensor] | None = (
-        None  # the best weights found since this process started
-    )
+    best_state: dict[str, torch.Tensor] | None = None  # best weights found by this process
     saved_epoch: int | None = None  # epoch of the newest last.pt on disk (None: none yet)
     checkpoint_seconds: float = 0.0  # time training waited for checkpoints (summary.json)
 
