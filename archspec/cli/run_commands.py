@@ -24,7 +24,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
     parser.add_argument("--seed", type=int, help="seeds weights, shuffling, dropout, split")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--workers", type=int, help="threads decoding images (default 2)")
+    parser.add_argument("--workers", type=int, help="decoding threads (default: one per core)")
     parser.add_argument(
         "--holdout-domain",
         metavar="NAME",
