@@ -124,8 +124,12 @@ def decode_cached(
             folder.mkdir(parents=True, exist_ok=True)
             stack.enter_context(_locked(folder / f".images-{key[:40]}.lock"))
         except OSError as error:
-            return plain(f"cannot use {folder} ({error.strerror or error})")
-        found = read_entry(entry, key, paths, size, channels)
+            # A read-only cache still serves what it holds; it just takes nothing new.
+            found = read_entry(entry, key, paths, size, channels)
+            if not isinstance(found, Decoded):
+                return plain(f"cannot use {folder} ({error.strerror or error})")
+        else:
+            found = read_entry(entry, key, paths, size, channels)
         if isinstance(found, Decoded):
             _touch(entry)
             if found.problems and not skip_bad:

@@ -9,6 +9,7 @@ over all cores as well, the copy alone made one decoding thread 4x slower than t
 a busy 2-core machine. On CUDA, JPEGs are decoded in batches by nvjpeg instead.
 """
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -146,7 +147,16 @@ def decode_images(
     size = (int(size[0]), int(size[1]))
     shape = (len(paths), channels, *size)
     if out is None:
-        images = torch.empty(shape, dtype=torch.uint8)  # (N, C, H, W)
+        try:
+            images = torch.empty(shape, dtype=torch.uint8)  # (N, C, H, W)
+        except RuntimeError:  # out of memory
+            gigabytes = math.prod(shape) / 1e9
+            raise DataError(
+                f"{len(paths)} images of {channels}x{size[0]}x{size[1]} need {gigabytes:.1f} GB, "
+                "more than this machine's memory: let the decoded-image cache hold them (unset "
+                "ARCHSPEC_DECODED_CACHE or point it to a folder with room), or use a spec with a "
+                "smaller input size"
+            ) from None
     elif tuple(out.shape) != shape or out.dtype != torch.uint8:
         raise ValueError(f"out must be a uint8 tensor of shape {shape}, got {tuple(out.shape)}")
     else:

@@ -223,3 +223,9 @@ def test_out_receives_the_rows(mixed):
         decode_images(
             mixed, (8, 8), progress=False, out=torch.zeros((5, 3, 8, 8), dtype=torch.uint8)
         )
+
+
+def test_a_set_larger_than_memory_is_a_data_error(tmp_path):
+    paths = [tmp_path / "never-read.png"] * 100_000  # 100,000 x 3 x 20,000 x 20,000: 120 TB
+    with pytest.raises(DataError, match="120000.0 GB, more than this machine's memory"):
+        decode_images(paths, (20_000, 20_000), progress=False)
