@@ -44,7 +44,7 @@ from pathlib import Path
 
 import timing
 import torch
-from bench_decode import measure_decoding
+from bench_decode import measure_decoding, print_table
 from synthetic_set import image_paths, write_set
 from torch import nn
 from torch.utils.data import DataLoader
@@ -266,6 +266,7 @@ def study(args, device: torch.device, data: Path, work: Path) -> None:
     batches = math.ceil(n_train / batch)
     scale_val = STUDY_VAL / n_val
     decode = measure_decoding(data, device, rounds=args.rounds, jpeg=True)
+    print_table(decode, n_train, "JPEG")
     fresh_name = "fresh decode, nvjpeg" if device.type == "cuda" else "fresh decode, CPU threads"
     fresh_rate = decode[fresh_name].median
     hit = decode["cache hit (s)"]
