@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from archspec.text import plural
 from runner.config import TrainConfig
 from runner.data import (
     check_task,
@@ -76,17 +77,18 @@ def prepare_data(
         kept = [samples[i] for i in result.kept]
         notes.append(_decode_note(split, len(samples), seconds, lookup.status, lookup.path))
         if result.bad:
-            notes.append(f"{split}: skipped {len(result.bad)} unreadable images")
+            notes.append(f"{split}: skipped {plural(len(result.bad), 'unreadable image')}")
         if result.resized:
             notes.append(
-                f"{split}: resized {result.resized} of {len(samples)} images to "
+                f"{split}: resized {result.resized} of {plural(len(samples), 'image')} to "
                 f"{size[0]}x{size[1]}, the spec's input size"
             )
         decoded.append((result.images, labels(kept, names, config.task)))
     (train_x, train_y), (val_x, val_y) = decoded
     notes.append(
-        f"train: {len(train_y)} images, val: {len(val_y)} images, "
-        f"{len(names)} {config.task} classes ({', '.join(names)})"
+        f"train: {plural(len(train_y), 'image')}, val: {plural(len(val_y), 'image')}, "
+        f"{plural(len(names), f'{config.task} class', f'{config.task} classes')} "
+        f"({', '.join(names)})"
     )
     return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes))
 

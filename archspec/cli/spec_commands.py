@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.errors import SpecError, UserError
+from archspec.text import plural
 
 
 def add_task_options(parser: argparse.ArgumentParser) -> None:
@@ -13,9 +14,12 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--task",
         choices=("domain", "category"),
-        help="bind num_classes to the task's class count (PACS: domain 4, category 7)",
+        help="bind num_classes to the task's class count (PACS: domain 4, category 7) "
+        "(default: unbound, so a spec that uses num_classes needs this or --num-classes)",
     )
-    group.add_argument("--num-classes", type=int, metavar="N", help="bind num_classes to N")
+    group.add_argument(
+        "--num-classes", type=int, metavar="N", help="bind num_classes to N (default: unbound)"
+    )
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +43,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "schema", help="write the JSON Schema of the spec format (for editor completion)"
     )
-    p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    p.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     p.set_defaults(handler=schema_command)
 
 
@@ -52,15 +56,15 @@ def build_command(args: argparse.Namespace) -> int:
     from archspec.compiler import compile_spec
     from archspec.shapes import num_classes_for, resolve
     from archspec.spec import load_spec
-    from archspec.summary import summarize
+    from archspec.summary import summarize_resolved
 
     _check_num_classes(args)
     resolved = resolve(load_spec(args.spec), num_classes_for(args.task, args.num_classes))
-    model = compile_spec(resolved)
-    print(model)
+    # On the meta device: the printout needs the modules, not their weights.
+    print(compile_spec(resolved, device="meta"))
     if not args.no_summary:
         print()
-        print(summarize(model, resolved).render())
+        print(summarize_resolved(resolved).render())
     return 0
 
 
@@ -80,7 +84,7 @@ def validate_command(args: argparse.Namespace) -> int:
             print(e)
             continue
         sizes = ", ".join(
-            f"{section} {len(resolved.section_layers(section))} layers"
+            f"{section} {plural(len(resolved.section_layers(section)), 'layer')}"
             for section in resolved.spec.sections
         )
         unbound = num_classes is None and uses_num_classes(resolved.spec)
@@ -95,15 +99,19 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def layers_command(args: argparse.Namespace) -> int:
+    from archspec.expand import STRUCTURE_FIELDS
     from archspec.layers import LAYER_KINDS, suggest_kind
 
     for kind in args.kinds:
-        if kind not in LAYER_KINDS:
+        if kind not in LAYER_KINDS and kind not in STRUCTURE_FIELDS:
             guess = suggest_kind(kind)
             raise UserError(
                 f"unknown layer kind '{kind}'" + (f"; did you mean {guess}?" if guess else "")
             )
     for name in args.kinds or sorted(LAYER_KINDS):
+        if name in STRUCTURE_FIELDS:
+            print(f"{name}  [a block of layers]  {STRUCTURE_FIELDS[name]}")
+            continue
         schema = LAYER_KINDS[name]
         doc = (schema.__doc__ or "").strip().splitlines()
         inputs = {"spatial": "(C, H, W)", "flat": "(F,)", "any": "any shape"}[schema.accepts]
@@ -118,6 +126,9 @@ def layers_command(args: argparse.Namespace) -> int:
                 default = f"default {info.default!r}"
             described = f" - {info.description}" if info.description else ""
             print(f"    {field}: {default}{described}")
+    if not args.kinds:
+        for name, described in STRUCTURE_FIELDS.items():
+            print(f"{name}  [a block of layers]  {described}")
     return 0
 
 
@@ -128,8 +139,18 @@ def schema_command(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
         return 0
-    from archspec.io import write_text_atomic
+    from archspec.io import nearest_existing, write_text_atomic
 
-    write_text_atomic(args.out, text)
+    if args.out.is_dir():
+        example = args.out / "archspec-spec.schema.json"
+        raise UserError(f"--out {args.out} is a directory; give a file name, e.g. {example}")
+    blocker = nearest_existing(args.out.parent)
+    if not blocker.is_dir():
+        raise UserError(f"--out {args.out} lies under {blocker}, which is a file, not a folder")
+    try:
+        write_text_atomic(args.out, text)
+    except OSError as e:  # a parent that is a file, a read-only folder, a full disk
+        where = f" ({e.filename})" if e.filename and str(e.filename) != str(args.out) else ""
+        raise UserError(f"cannot write --out {args.out}: {e.strerror or e}{where}") from None
     print(f"wrote {args.out}")
     return 0

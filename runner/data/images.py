@@ -22,6 +22,7 @@ from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 from torchvision.transforms.v2 import functional as F
 from tqdm import tqdm
 
+from archspec.text import plural
 from runner.data.errors import DataError, bullet_list
 
 # Measured on PACS itself (the study's numbers); the synthetic set uses them too.
@@ -257,7 +258,7 @@ def undecodable(paths: Sequence[Path], problems: dict[int, str]) -> DataError:
     """The one error that names every broken file and the way out."""
     listing = bullet_list([f"{paths[i]}: {problems[i]}" for i in sorted(problems)])
     return DataError(
-        f"{len(problems)} images cannot be decoded:\n{listing}\n"
+        f"{plural(len(problems), 'image')} cannot be decoded:\n{listing}\n"
         "delete or replace them, or pass --skip-bad-images to train without them"
     )
 

@@ -12,6 +12,7 @@ Windows back-slashes all name the same image, as the copies of PACS found in the
 import re
 from pathlib import Path, PurePosixPath
 
+from archspec.text import plural
 from runner.data.errors import DataError, bullet_list
 from runner.data.folders import Tree, categories_of, is_hidden, visible_dirs
 
@@ -126,15 +127,17 @@ def read_split(
             listed[split].append(path)
     message = []
     if problems:
+        verb = "names" if len(problems) == 1 else "name"
         message.append(
-            f"{len(problems)} lines of the PACS split files name no usable image:\n"
+            f"{plural(len(problems), 'line')} of the PACS split files {verb} no usable image:\n"
             f"{bullet_list(problems)}"
         )
     if disagreements:
         mapping = ", ".join(f"{i} {c}" for i, c in enumerate(categories, 1))
+        verb = "disagrees" if len(disagreements) == 1 else "disagree"
         message.append(
-            f"{len(disagreements)} labels in the PACS split files disagree with the category "
-            f"folders (labels are {mapping}):\n{bullet_list(disagreements)}"
+            f"{plural(len(disagreements), 'label')} in the PACS split files {verb} with the "
+            f"category folders (labels are {mapping}):\n{bullet_list(disagreements)}"
         )
     if message:
         message.append("fix those lines, or remove all split files to hold out images instead")

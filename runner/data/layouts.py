@@ -16,6 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from archspec.text import plural
 from runner.data.errors import DataError
 from runner.data.folders import Tree, categories_of, read_tree, visible_dirs
 from runner.data.kfold import (
@@ -159,7 +160,9 @@ def _pacs_kfold(root: Path, files: dict[tuple[str, str], Path]) -> Dataset:
     total = sum(len(paths) for categories in tree.values() for paths in categories.values())
     unused = total - len({s.path for s in train + val})
     if unused:
-        notes.append(f"{unused} images are in neither a train nor a crossval split file: unused")
+        notes.append(
+            f"{plural(unused, 'image')} in neither a train nor a crossval split file: unused"
+        )
     return Dataset(
         root=root,
         layout="pacs-kfold",
@@ -221,7 +224,7 @@ def _hold_out(dataset: Dataset, domain: str) -> Dataset:
     val = _by_folder([s for s in dataset.train + dataset.val if s.domain == domain])
     note = (
         f"leave-one-domain-out: training on {', '.join(others)}; "
-        f"validating on all {len(val)} images of {domain}"
+        f"validating on all {plural(len(val), 'image')} of {domain}"
     )
     return replace(
         dataset, train=train, val=val, notes=(*dataset.notes, note), holdout_domain=domain

@@ -195,7 +195,7 @@ def test_broken_files_are_remembered_with_their_reasons(tmp_path, folder, monkey
     paths = write_images(tmp_path / "images")
     paths[2].write_bytes(b"not an image")
     os.utime(paths[2], (HOUR_AGO, HOUR_AGO))
-    with pytest.raises(DataError, match="1 images cannot be decoded"):
+    with pytest.raises(DataError, match="1 image cannot be decoded"):
         decode_cached(paths, SIZE, progress=False, folder=folder)
     assert entries(folder) == []  # a failed decoding leaves nothing behind
     assert not list(folder.glob("*.tmp"))

@@ -227,5 +227,5 @@ def test_out_receives_the_rows(mixed):
 
 def test_a_set_larger_than_memory_is_a_data_error(tmp_path):
     paths = [tmp_path / "never-read.png"] * 100_000  # 100,000 x 3 x 20,000 x 20,000: 120 TB
-    with pytest.raises(DataError, match="120000.0 GB, more than this machine's memory"):
+    with pytest.raises(DataError, match=r"120000\.0 GB, more than this machine's memory"):
         decode_images(paths, (20_000, 20_000), progress=False)
