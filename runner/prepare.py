@@ -94,8 +94,9 @@ def prepare_data(
 
 
 def _decode_note(split: str, count: int, seconds: float, status: str, path: Path | None) -> str:
+    images = plural(count, "image")
     if status == "hit":
-        return f"{split}: {count} decoded images read from the cache {path} ({seconds:.2f} s)"
+        return f"{split}: {images} read decoded from the cache {path} ({seconds:.2f} s)"
     rate = f"{count / seconds:.0f} img/s" if seconds > 0 else "at once"
     where = f", cached in {path}" if path is not None else f" ({status})"
-    return f"{split}: decoded {count} images in {seconds:.1f} s ({rate}){where}"
+    return f"{split}: decoded {images} in {seconds:.1f} s ({rate}){where}"

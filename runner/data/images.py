@@ -153,7 +153,8 @@ def decode_images(
         except RuntimeError:  # out of memory
             gigabytes = math.prod(shape) / 1e9
             raise DataError(
-                f"{len(paths)} images of {channels}x{size[0]}x{size[1]} need {gigabytes:.1f} GB, "
+                f"{plural(len(paths), 'image')} of {channels}x{size[0]}x{size[1]} need "
+                f"{gigabytes:.1f} GB, "
                 "more than this machine's memory: let the decoded-image cache hold them (unset "
                 "ARCHSPEC_DECODED_CACHE or point it to a folder with room), or use a spec with a "
                 "smaller input size"

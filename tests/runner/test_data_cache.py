@@ -275,7 +275,7 @@ def test_prepare_data_reads_the_second_run_from_the_cache(tmp_path, folder, monk
     first = prepare_data(config, SIZE, progress=False)
     assert any("decoded 8 images" in note and str(folder) in note for note in first.notes)
     second = prepare_data(config, SIZE, progress=False)
-    assert any("8 decoded images read from the cache" in note for note in second.notes)
+    assert any("8 images read decoded from the cache" in note for note in second.notes)
     assert torch.equal(first.train_images, second.train_images)
     assert torch.equal(first.train_labels, second.train_labels)
     assert len(entries(folder)) == 2  # train and val
