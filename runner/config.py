@@ -17,7 +17,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # the study used none
     seed: int = 0  # seeds weights, shuffling, dropout and the hold-out split
     device: str = "auto"  # auto = cuda, else mps, else cpu
-    workers: int = 2  # threads decoding images (once per run)
+    workers: int | None = None  # threads decoding images (once per data set); None = all cores
     holdout_domain: str | None = None  # leave-one-domain-out: validate on this domain only
     val_fraction: float = 0.2  # hold-out share when the data has no split of its own
     skip_bad_images: bool = False  # skip corrupt images instead of stopping before training

@@ -1,7 +1,8 @@
-"""Turn a run's data flags into in-memory tensors: images decoded once, labels for the task."""
+"""Turn a run's data flags into tensors: images decoded once (and cached on disk), labels."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,17 +12,17 @@ from archspec.text import plural
 from runner.config import TrainConfig
 from runner.data import (
     check_task,
-    decode_images,
     discover,
     embedded_dataset,
     label_names,
     labels,
 )
+from runner.data.cache import decode_cached
 
 
 @dataclass(frozen=True)
 class PreparedData:
-    train_images: torch.Tensor  # (N, 3, H, W) uint8
+    train_images: torch.Tensor  # (N, C, H, W) uint8, maybe memory-mapped from the cache
     train_labels: torch.Tensor  # (N,) int64
     val_images: torch.Tensor
     val_labels: torch.Tensor
@@ -30,7 +31,19 @@ class PreparedData:
     notes: tuple[str, ...]  # said once to the user before training
 
 
-def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) -> PreparedData:
+def prepare_data(
+    config: TrainConfig,
+    size: tuple[int, int],
+    *,
+    progress: bool,
+    channels: int = 3,
+    device: torch.device | None = None,
+) -> PreparedData:
+    """Find, split, decode and label the run's data.
+
+    `channels` (3 = RGB, 1 = grayscale) is what every image becomes; on a CUDA `device`, JPEGs
+    are decoded by nvjpeg.
+    """
     root = Path(config.data) if config.data is not None else embedded_dataset(seed=0)
     dataset = discover(
         root,
@@ -46,16 +59,23 @@ def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) 
         else [f"data: the embedded synthetic dataset at {root}"]
     )
     notes += dataset.notes
+    jpeg_device = device if device is not None and device.type == "cuda" else None
     decoded = []
     for split, samples in (("train", dataset.train), ("val", dataset.val)):
-        result = decode_images(
+        started = time.perf_counter()
+        lookup = decode_cached(
             [s.path for s in samples],
             size,
+            channels=channels,
             workers=config.workers,
             progress=progress,
             skip_bad=config.skip_bad_images,
+            jpeg_device=jpeg_device,
         )
+        seconds = time.perf_counter() - started
+        result = lookup.decoded
         kept = [samples[i] for i in result.kept]
+        notes.append(_decode_note(split, len(samples), seconds, lookup.status, lookup.path))
         if result.bad:
             notes.append(f"{split}: skipped {plural(len(result.bad), 'unreadable image')}")
         if result.resized:
@@ -71,3 +91,12 @@ def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) 
         f"({', '.join(names)})"
     )
     return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes))
+
+
+def _decode_note(split: str, count: int, seconds: float, status: str, path: Path | None) -> str:
+    images = plural(count, "image")
+    if status == "hit":
+        return f"{split}: {images} read decoded from the cache {path} ({seconds:.2f} s)"
+    rate = f"{count / seconds:.0f} img/s" if seconds > 0 else "at once"
+    where = f", cached in {path}" if path is not None else f" ({status})"
+    return f"{split}: decoded {images} in {seconds:.1f} s ({rate}){where}"

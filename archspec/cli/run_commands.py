@@ -31,7 +31,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--device",
         help="cpu, cuda, cuda:N, mps, or auto: cuda, else mps, else cpu (default: auto)",
     )
-    parser.add_argument("--workers", type=int, help="threads decoding images (default: 2)")
+    parser.add_argument(
+        "--workers", type=int, help="threads decoding images (default: one per core)"
+    )
     parser.add_argument(
         "--holdout-domain",
         metavar="NAME",

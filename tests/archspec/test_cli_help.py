@@ -122,4 +122,4 @@ def test_training_defaults_in_help_are_train_config_s(command: str) -> None:
         shown = said[1] if isinstance(value, str) else type(value)(said[1])
         assert shown == value, f"--{name}: help says {said[1]}, TrainConfig has {value}"
         checked += 1
-    assert checked >= 8
+    assert checked >= 7  # --workers defaults to None (one thread per core): not compared

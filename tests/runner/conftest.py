@@ -41,3 +41,11 @@ def write_tree() -> Callable[[Path, Counts], list[Path]]:
 def write_png() -> Callable[..., Path]:
     """write_png(path, size=(w, h), colour=(r, g, b)) -> path."""
     return png
+
+
+@pytest.fixture(autouse=True, scope="session")
+def decoded_cache(tmp_path_factory):
+    """Decoded images are cached in a folder of the test session, never in the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARCHSPEC_DECODED_CACHE", str(tmp_path_factory.mktemp("decoded")))
+        yield

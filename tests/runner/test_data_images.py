@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+import runner.data.images as images_module
 from runner.data import PACS_MEAN, PACS_STD, DataError, decode_images, normalize
 
 
@@ -144,3 +145,87 @@ def test_normalize_with_the_batch_statistics_gives_zero_mean_unit_std():
 def test_normalize_refuses_floats():
     with pytest.raises(TypeError, match="uint8"):
         normalize(torch.zeros(1, 3, 2, 2))
+
+
+def jpeg(path, pixels: np.ndarray, **options):
+    Image.fromarray(pixels).save(path, "JPEG", quality=90, **options)
+    return path
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """JPEGs (one grayscale, one to be resized, one progressive) among PNGs, 8x8 unless said."""
+    rng = np.random.default_rng(3)
+
+    def pixels(h=8, w=8):
+        return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+    return [
+        jpeg(tmp_path / "a.jpg", pixels()),
+        save(Image.fromarray(pixels()), tmp_path / "b.png"),
+        jpeg(tmp_path / "c.jpg", pixels()[:, :, 0]),  # grayscale JPEG
+        jpeg(tmp_path / "d.jpg", pixels(16, 12)),  # resized to 8x8
+        jpeg(tmp_path / "e.jpeg", pixels(), progressive=True),
+        jpeg(tmp_path / "f.jpg", pixels()),
+    ]
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_jpeg_batches_give_the_per_file_result(mixed, monkeypatch, channels):
+    """The batched path (nvjpeg on CUDA) run on the CPU, 2 files per batch: same pixels, same
+    count of resized images, as decoding file by file."""
+    monkeypatch.setattr(images_module, "JPEG_BATCH", 2)
+    one_by_one = decode_images(mixed, (8, 8), progress=False, channels=channels)
+    batched = decode_images(mixed, (8, 8), progress=False, channels=channels, jpeg_device="cpu")
+    assert batched.images.shape == (6, channels, 8, 8)
+    assert torch.equal(batched.images, one_by_one.images)
+    assert batched.resized == one_by_one.resized == 1
+
+
+def test_a_broken_jpeg_fails_only_itself_in_its_batch(mixed, monkeypatch):
+    monkeypatch.setattr(images_module, "JPEG_BATCH", 4)
+    mixed[4].write_bytes(mixed[4].read_bytes()[:200])  # a cut-off JPEG among three good ones
+    mixed[5].write_bytes(b"\xff\xd8\xff not really a JPEG")
+    expected = decode_images(mixed, (8, 8), progress=False, skip_bad=True)
+    batched = decode_images(mixed, (8, 8), progress=False, skip_bad=True, jpeg_device="cpu")
+    assert batched.bad == [mixed[4], mixed[5]] == expected.bad
+    assert batched.kept == (0, 1, 2, 3)
+    assert torch.equal(batched.images, expected.images)
+    with pytest.raises(DataError, match="2 images cannot be decoded"):
+        decode_images(mixed, (8, 8), progress=False, jpeg_device="cpu")
+
+
+def test_cuda_jpeg_decoding_matches_the_cpu_or_falls_back_to_it(mixed):
+    """Without a GPU this is the CPU path (bit-exact); with one, nvjpeg within JPEG's noise."""
+    cpu = decode_images(mixed, (8, 8), progress=False)
+    cuda = decode_images(mixed, (8, 8), progress=False, jpeg_device="cuda")
+    assert cuda.images.device.type == "cpu" and cuda.kept == cpu.kept
+    difference = (cuda.images.int() - cpu.images.int()).abs()
+    if torch.cuda.is_available():
+        assert difference.float().mean() < 2 and difference.max() <= 16
+    else:
+        assert difference.max() == 0
+
+
+def test_default_workers_is_every_core_and_channels_are_checked(mixed):
+    assert images_module.available_cores() >= 1
+    assert decode_images(mixed, (8, 8), progress=False, workers=None).images.shape[0] == 6
+    with pytest.raises(ValueError, match="channels"):
+        decode_images(mixed, (8, 8), progress=False, channels=4)
+
+
+def test_out_receives_the_rows(mixed):
+    out = torch.zeros((6, 3, 8, 8), dtype=torch.uint8)
+    decoded = decode_images(mixed, (8, 8), progress=False, out=out)
+    assert decoded.images.data_ptr() == out.data_ptr()
+    assert torch.equal(out, decode_images(mixed, (8, 8), progress=False).images)
+    with pytest.raises(ValueError, match="shape"):
+        decode_images(
+            mixed, (8, 8), progress=False, out=torch.zeros((5, 3, 8, 8), dtype=torch.uint8)
+        )
+
+
+def test_a_set_larger_than_memory_is_a_data_error(tmp_path):
+    paths = [tmp_path / "never-read.png"] * 100_000  # 100,000 x 3 x 20,000 x 20,000: 120 TB
+    with pytest.raises(DataError, match=r"120000\.0 GB, more than this machine's memory"):
+        decode_images(paths, (20_000, 20_000), progress=False)
