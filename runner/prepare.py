@@ -16,6 +16,7 @@ from runner.data import (
     label_names,
     labels,
 )
+from runner.data.channels import check_channels
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,15 @@ class PreparedData:
     labels: tuple[str, ...]  # class names in label order
     root: Path
     notes: tuple[str, ...]  # said once to the user before training
+    # The held-out domain's images: only ever tested, never used to choose. Empty without one.
+    test_images: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
 
 
-def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) -> PreparedData:
+def prepare_data(
+    config: TrainConfig, size: tuple[int, int], *, progress: bool, channels: int = 3
+) -> PreparedData:
+    check_channels(channels, config.spec)  # before anything is decoded
     root = Path(config.data) if config.data is not None else embedded_dataset(seed=0)
     dataset = discover(
         root,
@@ -46,13 +53,17 @@ def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) 
     )
     notes += dataset.notes
     decoded = []
-    for split, samples in (("train", dataset.train), ("val", dataset.val)):
+    splits = [("train", dataset.train), ("val", dataset.val)]
+    if dataset.test:
+        splits.append(("test", dataset.test))
+    for split, samples in splits:
         result = decode_images(
             [s.path for s in samples],
             size,
             workers=config.workers,
             progress=progress,
             skip_bad=config.skip_bad_images,
+            channels=channels,
         )
         kept = [samples[i] for i in result.kept]
         if result.bad:
@@ -63,9 +74,11 @@ def prepare_data(config: TrainConfig, size: tuple[int, int], *, progress: bool) 
                 f"{size[0]}x{size[1]}, the spec's input size"
             )
         decoded.append((result.images, labels(kept, names, config.task)))
-    (train_x, train_y), (val_x, val_y) = decoded
+    (train_x, train_y), (val_x, val_y), *test = decoded
+    tested = f", test: {len(test[0][1])} images" if test else ""
     notes.append(
-        f"train: {len(train_y)} images, val: {len(val_y)} images, "
+        f"train: {len(train_y)} images, val: {len(val_y)} images{tested}, "
         f"{len(names)} {config.task} classes ({', '.join(names)})"
     )
-    return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes))
+    test_x, test_y = test[0] if test else (None, None)
+    return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes), test_x, test_y)

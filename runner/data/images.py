@@ -15,6 +15,7 @@ from torchvision.io import ImageReadMode, decode_image, read_file
 from torchvision.transforms.v2 import functional as F
 from tqdm import tqdm
 
+from runner.data.channels import image_mode
 from runner.data.errors import DataError, bullet_list
 
 # Measured on PACS itself (the study's numbers); the synthetic set uses them too.
@@ -29,7 +30,7 @@ class Decoded:
     images[i] is the image of paths[kept[i]]; the skipped paths are in `bad`.
     """
 
-    images: torch.Tensor  # (N, 3, H, W) uint8, RGB
+    images: torch.Tensor  # (N, C, H, W) uint8, RGB (C=3) or grayscale (C=1)
     kept: tuple[int, ...]  # indices into the paths given, one per image
     bad: list[Path]  # unreadable files skipped (only ever non-empty with skip_bad=True)
     resized: int  # how many images were not already `size` and were resized
@@ -40,9 +41,11 @@ def _reason(error: Exception) -> str:
     return re.sub(r"^.*?\.cpp:\d+, ", "", str(error)).splitlines()[0]
 
 
-def _decode(path: Path, size: tuple[int, int]) -> tuple[torch.Tensor, bool]:
-    """(3, H, W) uint8 and whether it was resized. Raises RuntimeError for a broken file."""
-    image = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)  # gray/RGBA/palette -> RGB
+def _decode(
+    path: Path, size: tuple[int, int], mode: ImageReadMode = ImageReadMode.RGB
+) -> tuple[torch.Tensor, bool]:
+    """(C, H, W) uint8 and whether it was resized. Raises RuntimeError for a broken file."""
+    image = decode_image(read_file(str(path)), mode=mode)  # any file -> RGB, or -> GRAY
     if image.ndim == 4:  # an animated image: its first frame
         image = image[0]
     if image.dtype != torch.uint8:  # 16-bit PNG
@@ -59,8 +62,11 @@ def decode_images(
     workers: int = 2,
     progress: bool = True,
     skip_bad: bool = False,
+    channels: int = 3,
 ) -> Decoded:
-    """Decode `paths` to (N, 3, H, W) uint8 with (H, W) = `size`, in `workers` threads.
+    """Decode `paths` to (N, C, H, W) uint8 with (H, W) = `size`, in `workers` threads.
+
+    `channels` is the spec's: 3 decodes RGB, 1 grayscale (see `image_mode`).
 
     A file that cannot be decoded is collected, never fatal on its own: after all files were
     read, the bad ones are skipped (skip_bad) or listed together in one DataError.
@@ -68,13 +74,14 @@ def decode_images(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     size = (int(size[0]), int(size[1]))
-    images = torch.empty((len(paths), 3, *size), dtype=torch.uint8)  # (N, 3, H, W)
+    mode = image_mode(channels)
+    images = torch.empty((len(paths), channels, *size), dtype=torch.uint8)  # (N, C, H, W)
     problems: dict[int, str] = {}
     resized = 0
 
     def work(i: int) -> bool:
         try:
-            image, was_resized = _decode(paths[i], size)
+            image, was_resized = _decode(paths[i], size, mode)
         except RuntimeError as error:  # torchvision reports unreadable files this way
             problems[i] = _reason(error)
             return False
