@@ -13,7 +13,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,18 @@ from archspec.errors import UserError
 from archspec.layers import format_shape
 from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
+from runner.augment import Augmenter
 from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint, save_checkpoint
 from runner.config import TrainConfig
-from runner.data import embedded_dataset, normalize
+from runner.data import PACS_MEAN, PACS_STD, embedded_dataset, normalize
+from runner.data.channels import per_channel
 from runner.device import autocast, memory_format, needs_grad_scaler, pick_device
 from runner.distributed import World
+from runner.init import TORCHVISION, load_init
 from runner.model import seeded_model
+from runner.optimization import build_optimizer, build_schedule
 from runner.prepare import PreparedData, prepare_data
+from runner.recipe import Recipe, recipe_of, statistics
 from runner.rundir import RunDir, default_run_name, new_run_dir
 
 StepHook = Callable[[int, int], None]  # (epoch, batch) after each optimizer step; for tests
@@ -88,6 +93,13 @@ class Training:
     val_y: torch.Tensor
     start_epoch: int
     rows: list[dict[str, Any]]  # metrics.csv so far
+    recipe: Recipe
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    augmenter: Augmenter
+    mean: tuple[float, ...]  # normalisation, one value per input channel
+    std: tuple[float, ...]
+    test_x: torch.Tensor | None = None  # this process's slice of the held-out domain's images
+    test_y: torch.Tensor | None = None
     best: dict[str, Any] = field(default_factory=lambda: {"best_accuracy": -1.0, "best_epoch": 0})
     position: dict[str, Any] | None = None  # where a mid-epoch resume starts
 
@@ -175,16 +187,23 @@ def _set_up(
         if world.is_main:
             embedded_dataset(seed=0)  # generate the cache once, not once per process
         world.barrier()
-    data = prepare_data(config, spec.input_shape[1:], progress=progress)
+    recipe = recipe_of(config)
+    channels = spec.input_shape[0]
+    data = prepare_data(config, spec.input_shape[1:], progress=progress, channels=channels)
     resolved = _resolve_for_labels(spec, data.labels, config)
+    say = print if world.is_main else (lambda *args, **kwargs: None)
     for note in data.notes:
-        if world.is_main:
-            print(note)
+        say(note)
 
     model = seeded_model(spec, len(data.labels), config.seed)
+    if config.init is not None and checkpoint is None:  # a resumed run has its own weights
+        load_init(model, config.init, say)
+    norm, mean, std = statistics(recipe, pretrained_imagenet=_imagenet_start(config))
+    if recipe.normalize is None and norm == "imagenet":
+        say("normalisation: ImageNet's mean and std, as torchvision's weights were trained with")
     # On the device before the optimizer exists: a loaded optimizer state then lands there too.
     model.to(device=device, memory_format=memory_format(device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = build_optimizer(recipe, model.parameters())
     # On CUDA the whole uint8 set moves to the GPU once: a batch is then an index, no copy.
     train_x = data.train_images.to(device) if device.type == "cuda" else data.train_images
     t = Training(
@@ -199,7 +218,7 @@ def _set_up(
         net=model,
         optimizer=optimizer,
         scaler=torch.amp.GradScaler("cuda") if needs_grad_scaler(device) else None,
-        loss_fn=nn.CrossEntropyLoss(),
+        loss_fn=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
         sampler=DistributedSampler(
             range(len(data.train_labels)),
             num_replicas=world.size,
@@ -214,7 +233,15 @@ def _set_up(
         val_y=data.val_labels[world.rank :: world.size],
         start_epoch=0,
         rows=[],
+        recipe=recipe,
+        schedule=build_schedule(recipe, optimizer, config.epochs),
+        augmenter=Augmenter(recipe.augment, channels, config.seed),
+        mean=per_channel(mean, channels),
+        std=per_channel(std, channels),
     )
+    if data.test_images is not None:  # scored every epoch, never used to choose one
+        t.test_x = data.test_images[world.rank :: world.size]
+        t.test_y = data.test_labels[world.rank :: world.size]
     if checkpoint is not None:
         _restore(t, checkpoint)
     elif world.is_main:
@@ -223,6 +250,10 @@ def _set_up(
         t.config = replace(config, name=t.run.path.name)
         t.run.write_yaml("config.yaml", t.config.to_data())
         t.run.write_yaml("spec.yaml", spec.to_data())
+        t.run.write_yaml(
+            "recipe.yaml",
+            {**recipe.to_data(), "normalize": norm, "mean": list(mean), "std": list(std)},
+        )
     if world.is_main:
         t.run.write_metrics(t.rows)
         t.say(f"run directory: {t.run.path}")
@@ -236,6 +267,9 @@ def _restore(t: Training, checkpoint: Checkpoint) -> None:
     t.model.load_state_dict(checkpoint.model_state)
     t.optimizer.load_state_dict(checkpoint.state["optimizer"])
     torch.set_rng_state(checkpoint.state["torch_rng"])
+    if "schedule" in checkpoint.state:  # absent from runs saved before recipes existed
+        t.schedule.load_state_dict(checkpoint.state["schedule"])
+        t.augmenter.load_state_dict(checkpoint.state["augment"])
     t.best = {k: checkpoint.state[k] for k in ("best_accuracy", "best_epoch")}
     t.position = checkpoint.state.get("position")
     t.start_epoch = checkpoint.epoch
@@ -294,7 +328,7 @@ def _train_epoch(
 
 def _train_step(t: Training, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
     """One optimizer step on a uint8 batch; returns its mean loss and correct count."""
-    x = normalize(images.to(t.device, non_blocking=True))
+    x = normalize(t.augmenter(images.to(t.device, non_blocking=True)), t.mean, t.std)
     x = x.contiguous(memory_format=memory_format(t.device))
     y = labels.to(t.device)
     with autocast(t.device):
@@ -331,16 +365,30 @@ def _evaluate_epoch(t: Training, epoch: int, sums: EpochSums) -> tuple[dict[str,
     """Score the validation images; return the epoch's metrics.csv row and the exact accuracy
     (the row's is rounded for the file; selection compares the exact one)."""
     loss_sum, correct, seen = t.world.sum(sums.loss, sums.correct, sums.seen)
-    val = evaluate(t.net, t.val_x, t.val_y, t.config.batch_size, t.device)
+    val = evaluate(t.net, t.val_x, t.val_y, t.config.batch_size, t.device, t.mean, t.std)
     val_loss_sum, val_correct, val_count = t.world.sum(val.loss_sum, val.correct, val.count)
     val_loss, val_accuracy = val_loss_sum / val_count, val_correct / val_count
-    t.say(f"[Epoch {epoch + 1}] eval accuracy: {val_accuracy:.4f}, loss: {val_loss:.4f}")
+    tested = {}
+    if t.test_x is not None:
+        test = evaluate(t.net, t.test_x, t.test_y, t.config.batch_size, t.device, t.mean, t.std)
+        test_loss_sum, test_correct, test_count = t.world.sum(
+            test.loss_sum, test.correct, test.count
+        )
+        tested = {
+            "test_loss": round(test_loss_sum / test_count, 6),
+            "test_accuracy": round(test_correct / test_count, 6),
+        }
+    t.say(
+        f"[Epoch {epoch + 1}] eval accuracy: {val_accuracy:.4f}, loss: {val_loss:.4f}"
+        + (f"; held-out {t.config.holdout_domain}: {tested['test_accuracy']:.4f}" if tested else "")
+    )
     row = {
         "epoch": epoch + 1,
         "train_loss": round(loss_sum / seen, 6),
         "train_accuracy": round(correct / seen, 6),
         "val_loss": round(val_loss, 6),
         "val_accuracy": round(val_accuracy, 6),
+        **tested,
         "lr": t.optimizer.param_groups[0]["lr"],
         "seconds": round(sums.seconds, 3),
         "images_per_second": round(seen / sums.seconds, 1),
@@ -355,13 +403,15 @@ def evaluate(
     labels: torch.Tensor,
     batch_size: int,
     device: torch.device,
+    mean: Sequence[float] = PACS_MEAN,
+    std: Sequence[float] = PACS_STD,
 ) -> Evaluation:
     """Summed loss, correct count and predicted labels over `images`, in eval mode."""
     was_training = model.training
     model.eval()
     loss_sum, predictions = 0.0, []
     for start in range(0, len(labels), batch_size):
-        x = normalize(images[start : start + batch_size].to(device))
+        x = normalize(images[start : start + batch_size].to(device), mean, std)
         y = labels[start : start + batch_size].to(device)
         with autocast(device):
             logits = model(x.contiguous(memory_format=memory_format(device)))
@@ -378,6 +428,7 @@ def evaluate(
 
 def _checkpoint_epoch(t: Training, epoch: int, row: dict[str, Any], val_accuracy: float) -> None:
     """Record the epoch: best.pt when validation improved, then metrics.csv and last.pt."""
+    t.schedule.step()  # the next epoch's learning rate, saved with last.pt
     t.rows.append(row)
     if val_accuracy > t.best["best_accuracy"]:
         t.best.update(best_accuracy=val_accuracy, best_epoch=epoch + 1)
@@ -396,6 +447,8 @@ def _save(t: Training, path: Path, epoch: int, position: dict[str, Any] | None =
         {
             "optimizer": t.optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "schedule": t.schedule.state_dict(),
+            "augment": t.augmenter.state_dict(),
             "position": position,
         }
         if resumable
@@ -427,6 +480,10 @@ def _resolve_for_labels(spec: Spec, labels: tuple[str, ...], config: TrainConfig
     return resolved
 
 
+def _imagenet_start(config: TrainConfig) -> bool:
+    return config.init is not None and config.init.startswith(TORCHVISION)
+
+
 def _check_resumable(spec: Spec, config: TrainConfig, checkpoint: Checkpoint, run: Path) -> None:
     if spec != checkpoint.spec:
         raise UserError(
@@ -453,7 +510,9 @@ def _finish(t: Training) -> None:
     best = load_checkpoint(run.best).build_model()
     stats = summarize(best, t.resolved)
     best.to(device=t.device, memory_format=memory_format(t.device))
-    val = evaluate(best, data.val_images, data.val_labels, config.batch_size, t.device)
+    val = evaluate(
+        best, data.val_images, data.val_labels, config.batch_size, t.device, t.mean, t.std
+    )
     title = f"{t.spec.name}, {config.task} task"
     plot_curves(run.metrics, run.path / "curves.png", title=title)
     plot_confusion(
@@ -477,9 +536,27 @@ def _finish(t: Training) -> None:
             "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
             "params": stats.total_params,
             "mult_adds": stats.total_mult_adds,
+            **_held_out_summary(t),
         }
     )
     print(
         f"best eval accuracy {t.best['best_accuracy']:.4f} at epoch {t.best['best_epoch']}; "
         f"see {run.path}"
     )
+
+
+def _held_out_summary(t: Training) -> dict[str, Any]:
+    """The held-out domain's accuracy at the epoch chosen on the source domains, and apart from
+    it, labelled, the oracle: the best of any epoch, which only a peek at the test labels finds."""
+    if t.config.holdout_domain is None or not t.rows:
+        return {}
+    tests = {int(r["epoch"]): float(r["test_accuracy"]) for r in t.rows}
+    oracle_epoch = max(tests, key=lambda epoch: (tests[epoch], -epoch))
+    return {
+        "holdout_domain": t.config.holdout_domain,
+        "selection": "training-domain validation: the epoch with the best accuracy on the "
+        "source domains' validation images",
+        "test_accuracy": tests[t.best["best_epoch"]],
+        "oracle_test_accuracy": tests[oracle_epoch],
+        "oracle_epoch": oracle_epoch,
+    }
