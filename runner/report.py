@@ -16,6 +16,7 @@ import yaml
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
+from runner.lodo_table import lodo_section
 from runner.rundir import RunDir
 from runner.sweep import SweepRun
 from runner.visualize.accuracy import plot_accuracy
@@ -188,6 +189,7 @@ def write_report(
     for task in tasks:
         task_runs = [r for r in runs if r.task == task]
         lines += [f"## {task.capitalize()} task", "", accuracy_table(task_runs, summaries, out), ""]
+    lines += lodo_section(runs, summaries)
     for spec_path, spec_runs in by_spec.items():
         lines += spec_section(spec_runs, figures, comparisons.get(spec_path), out)
     report = out / REPORT_FILE
