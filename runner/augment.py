@@ -30,6 +30,8 @@ RATIO = (3 / 4, 4 / 3)  # torchvision's default aspect ratios
 JITTER = 0.3  # DomainBed's ColorJitter: brightness, contrast, saturation and hue
 GRAYSCALE_P = 0.1
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale
+# A gray image has no saturation or hue to change.
+ADJUSTABLE = {1: ("brightness", "contrast"), 3: ("brightness", "contrast", "saturation", "hue")}
 
 
 class Augmenter:
@@ -103,14 +105,7 @@ class Augmenter:
         return float(torch.empty(1).uniform_(low, high, generator=self.generator))
 
     def _jitter(self, x: torch.Tensor) -> torch.Tensor:
-        """ColorJitter(0.3, 0.3, 0.3, 0.3) with each image's own factors and order.
-
-        Brightness, saturation and the hue rotation are linear maps of a pixel's colour, and
-        contrast blends with the image's mean gray, itself linear in the image: in any order
-        they compose into one affine map per image (3x3 and an offset), applied in one batched
-        product. torchvision clamps to [0, 1] after each step, this once at the end; the two
-        differ only where an intermediate colour left that range.
-        """
+        """ColorJitter(0.3, 0.3, 0.3, 0.3) with each image's own factors and order."""
         b, c = x.shape[:2]
         names = ("brightness", "contrast") + (("saturation", "hue") if c == 3 else ())
         factors = {
@@ -118,30 +113,58 @@ class Augmenter:
             for name in ("brightness", "contrast", "saturation")
         }
         factors["hue"] = torch.empty(b).uniform_(-JITTER, JITTER, generator=self.generator)
-        orders = [torch.randperm(len(names), generator=self.generator).tolist() for _ in range(b)]
-        gray = torch.tensor(GRAY_WEIGHTS) if c == 3 else torch.ones(1)  # (C,)
-        means = x.mean(dim=(2, 3)).cpu()  # (B, C): all contrast needs of the pixels
-        matrix = torch.eye(c).repeat(b, 1, 1)  # (B, C, C): colour -> matrix @ colour + offset
-        offset = torch.zeros(b, c)
-        for k in range(b):
-            for name in (names[i] for i in orders[k]):
-                f = float(factors[name][k])
-                if name == "brightness":
-                    step = f * torch.eye(c)
-                elif name == "saturation":  # blend with the pixel's gray
-                    step = f * torch.eye(c) + (1 - f) * torch.outer(torch.ones(c), gray)
-                elif name == "hue":
-                    step = _hue_rotation(f)
-                else:  # contrast: blend with the mean gray of the image as it is now
-                    mean_gray = gray @ (matrix[k] @ means[k] + offset[k])
-                    matrix[k], offset[k] = f * matrix[k], f * offset[k] + (1 - f) * mean_gray
-                    continue
-                matrix[k], offset[k] = step @ matrix[k], step @ offset[k]
-        h, w = x.shape[2:]
-        out = torch.baddbmm(
-            offset.to(x.device)[:, :, None], matrix.to(x.device), x.reshape(b, c, h * w)
-        )  # (B, C, 1) + (B, C, C) @ (B, C, H*W)
-        return out.reshape(b, c, h, w).clamp_(0, 1)
+        orders = [
+            [names[i] for i in torch.randperm(len(names), generator=self.generator).tolist()]
+            for _ in range(b)
+        ]
+        return _colour_maps(x, factors, orders)
+
+    def jitter_with(
+        self, x: torch.Tensor, factors: dict[str, float], order: list[str]
+    ) -> torch.Tensor:
+        """The colour change with given factors and order, for every image of `x` (for tests)."""
+        b = len(x)
+        per_image = {name: torch.full((b,), float(value)) for name, value in factors.items()}
+        return _colour_maps(x, per_image, [order] * b)
+
+
+def _colour_maps(
+    x: torch.Tensor, factors: dict[str, torch.Tensor], orders: list[list[str]]
+) -> torch.Tensor:
+    """Apply each image's ColorJitter steps, in its order, as one affine colour map.
+
+    Brightness, saturation and the hue rotation are linear maps of a pixel's colour, and
+    contrast blends with the image's mean gray, itself linear in the image: in any order they
+    compose into one affine map per image (a CxC matrix and an offset), applied in one batched
+    product. torchvision clamps to [0, 1] after each step, this once at the end; the two differ
+    only where an intermediate colour left that range.
+    """
+    b, c = x.shape[:2]
+    gray = torch.tensor(GRAY_WEIGHTS) if c == 3 else torch.ones(1)  # (C,)
+    means = x.mean(dim=(2, 3)).cpu()  # (B, C): all that contrast needs of the pixels
+    matrix = torch.eye(c).repeat(b, 1, 1)  # (B, C, C): colour -> matrix @ colour + offset
+    offset = torch.zeros(b, c)
+    for k in range(b):
+        for name in orders[k]:
+            if name not in ADJUSTABLE[c]:
+                continue
+            f = float(factors[name][k])
+            if name == "brightness":
+                step = f * torch.eye(c)
+            elif name == "saturation":  # blend with the pixel's gray
+                step = f * torch.eye(c) + (1 - f) * torch.outer(torch.ones(c), gray)
+            elif name == "hue":
+                step = _hue_rotation(f)
+            else:  # contrast: blend with the mean gray of the image as it is now
+                mean_gray = gray @ (matrix[k] @ means[k] + offset[k])
+                matrix[k], offset[k] = f * matrix[k], f * offset[k] + (1 - f) * mean_gray
+                continue
+            matrix[k], offset[k] = step @ matrix[k], step @ offset[k]
+    h, w = x.shape[2:]
+    out = torch.baddbmm(
+        offset.to(x.device)[:, :, None], matrix.to(x.device), x.reshape(b, c, h * w)
+    )  # (B, C, 1) + (B, C, C) @ (B, C, H*W)
+    return out.reshape(b, c, h, w).clamp_(0, 1)
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
