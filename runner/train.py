@@ -250,10 +250,9 @@ def _set_up(
         t.config = replace(config, name=t.run.path.name)
         t.run.write_yaml("config.yaml", t.config.to_data())
         t.run.write_yaml("spec.yaml", spec.to_data())
-        t.run.write_yaml(
-            "recipe.yaml",
-            {**recipe.to_data(), "normalize": norm, "mean": list(mean), "std": list(std)},
-        )
+        # The recipe as trained: the normalisation resolved to the values per input channel.
+        resolved_recipe = {**recipe.to_data(), "normalize": norm}
+        t.run.write_yaml("recipe.yaml", {**resolved_recipe, "mean": [*t.mean], "std": [*t.std]})
     if world.is_main:
         t.run.write_metrics(t.rows)
         t.say(f"run directory: {t.run.path}")
