@@ -48,9 +48,18 @@ class InitReport:
         return lines
 
 
-def load_init(model: nn.Module, source: str, say: Callable[[str], None] = print) -> InitReport:
-    """Load SOURCE's weights into `model` in place, say what was loaded, and return the report."""
-    state, imagenet = read_state(source)
+def load_init(
+    model: nn.Module,
+    source: str,
+    say: Callable[[str], None] = print,
+    read: tuple[dict[str, torch.Tensor], bool] | None = None,
+) -> InitReport:
+    """Load SOURCE's weights into `model` in place, say what was loaded, and return the report.
+
+    `read` is what `read_state(source)` returned, when the caller read it early (to refuse a
+    missing file before the data is decoded).
+    """
+    state, imagenet = read if read is not None else read_state(source)
     own = model.state_dict()
     assigned, reinitialised, matched_by = match_state_dict(own, state, head_keys(model), source)
     model.load_state_dict({**own, **assigned})
@@ -68,6 +77,8 @@ def read_state(source: str) -> tuple[dict[str, torch.Tensor], bool]:
     if source.startswith(TORCHVISION):
         return _torchvision_state(source), True
     path = Path(source).expanduser()
+    if path.is_dir() and (path / "best.pt").is_file():  # a run directory: its best model
+        path = path / "best.pt"
     if not path.is_file():
         raise InitError(
             f"--init {source}: no such file; give a .pt/.pth state_dict, a checkpoint, a "

@@ -31,10 +31,10 @@ from runner.augment import Augmenter
 from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint, save_checkpoint
 from runner.config import TrainConfig
 from runner.data import PACS_MEAN, PACS_STD, embedded_dataset, normalize
-from runner.data.channels import per_channel
+from runner.data.channels import check_channels, per_channel
 from runner.device import autocast, memory_format, needs_grad_scaler, pick_device
 from runner.distributed import World
-from runner.init import TORCHVISION, load_init
+from runner.init import TORCHVISION, load_init, read_state
 from runner.model import seeded_model
 from runner.optimization import build_optimizer, build_schedule
 from runner.prepare import PreparedData, prepare_data
@@ -187,8 +187,8 @@ def _set_up(
         if world.is_main:
             embedded_dataset(seed=0)  # generate the cache once, not once per process
         world.barrier()
-    recipe = recipe_of(config)
     channels = spec.input_shape[0]
+    recipe, (norm, mean, std), start = _check_recipe_and_start(config, channels, checkpoint)
     data = prepare_data(config, spec.input_shape[1:], progress=progress, channels=channels)
     resolved = _resolve_for_labels(spec, data.labels, config)
     say = print if world.is_main else (lambda *args, **kwargs: None)
@@ -196,9 +196,8 @@ def _set_up(
         say(note)
 
     model = seeded_model(spec, len(data.labels), config.seed)
-    if config.init is not None and checkpoint is None:  # a resumed run has its own weights
-        load_init(model, config.init, say)
-    norm, mean, std = statistics(recipe, pretrained_imagenet=_imagenet_start(config))
+    if start is not None:
+        load_init(model, config.init, say, start)
     if recipe.normalize is None and norm == "imagenet":
         say("normalisation: ImageNet's mean and std, as torchvision's weights were trained with")
     # On the device before the optimizer exists: a loaded optimizer state then lands there too.
@@ -236,8 +235,8 @@ def _set_up(
         recipe=recipe,
         schedule=build_schedule(recipe, optimizer, config.epochs),
         augmenter=Augmenter(recipe.augment, channels, config.seed),
-        mean=per_channel(mean, channels),
-        std=per_channel(std, channels),
+        mean=mean,
+        std=std,
     )
     if data.test_images is not None:  # scored every epoch, never used to choose one
         t.test_x = data.test_images[world.rank :: world.size]
@@ -258,6 +257,20 @@ def _set_up(
         t.say(f"run directory: {t.run.path}")
     t.net = world.wrap(model, device)
     return t
+
+
+def _check_recipe_and_start(
+    config: TrainConfig, channels: int, checkpoint: Checkpoint | None
+) -> tuple[Recipe, tuple[str, tuple, tuple], tuple | None]:
+    """The recipe, its normalisation per input channel, and the --init weights: read before the
+    data is decoded, so a mistake in any of them costs no decoding."""
+    check_channels(channels, config.spec)
+    recipe = recipe_of(config)
+    norm, mean, std = statistics(recipe, pretrained_imagenet=_imagenet_start(config))
+    normalization = (norm, per_channel(mean, channels), per_channel(std, channels))
+    # A resumed run has its own weights.
+    start = read_state(config.init) if config.init is not None and checkpoint is None else None
+    return recipe, normalization, start
 
 
 def _restore(t: Training, checkpoint: Checkpoint) -> None:

@@ -30,4 +30,7 @@ def per_channel(values: Sequence[float], channels: int) -> tuple[float, ...]:
         return tuple(values)
     if channels == 1:
         return (sum(values) / len(values),)
-    raise UserError(f"{len(values)} normalisation values cannot serve {channels} input channels")
+    raise UserError(
+        f"--normalize gives {len(values)} values per statistic, the spec's input has "
+        f"{channels} channels: give {channels} (or 3, or pacs/imagenet)"
+    )

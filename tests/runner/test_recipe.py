@@ -198,9 +198,8 @@ def test_resume_is_exact_with_cosine_and_domainbed(synthetic, spec_file, tmp_pat
 # --- what the user gets wrong ------------------------------------------------------------------
 
 
-def run_cli(spec_file: Path, tmp_path: Path, *argv: str) -> tuple[int, str]:
-    code = main(["train", str(spec_file), "--task", "category", "--out", str(tmp_path), *argv])
-    return code
+def run_cli(spec_file: Path, tmp_path: Path, *argv: str) -> int:
+    return main(["train", str(spec_file), "--task", "category", "--out", str(tmp_path), *argv])
 
 
 def test_unknown_recipe_field_is_located_with_a_suggestion(spec_file, tmp_path, capsys):
@@ -239,3 +238,8 @@ def test_bad_flags_are_named(spec_file, tmp_path, capsys):
     assert "--label-smoothing" in capsys.readouterr().err
     assert run_cli(spec_file, tmp_path, "--normalize", "grey") == 2
     assert "--normalize 'grey'" in capsys.readouterr().err
+    assert run_cli(spec_file, tmp_path, "--normalize", "0.5/0.25") == 2
+    assert "the spec's input has 3 channels" in capsys.readouterr().err
+    assert run_cli(spec_file, tmp_path, "--momentum", "0.9") == 2
+    assert "momentum applies to optimizer sgd only" in capsys.readouterr().err
+    assert not (tmp_path / "small-category").exists()
