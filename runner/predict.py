@@ -13,6 +13,7 @@ from archspec.errors import UserError
 from runner.checkpoint import Checkpoint
 from runner.data import DataError, decode_images, normalize
 from runner.data.errors import bullet_list
+from runner.recipe import run_normalization
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,7 @@ def predict(
     if top_k < 1:
         raise UserError(f"--top must be at least 1, got {top_k}")
     channels, height, width = checkpoint.spec.input_shape
-    if channels != 3:
-        raise UserError(
-            f"{checkpoint.spec.name} takes {channels}-channel input; predict reads RGB images"
-        )
+    mean, std = run_normalization(checkpoint.config, channels)  # as the run trained
     paths = [Path(p) for p in images]
     _check_files(paths)
     decoded = decode_images(
@@ -53,6 +51,7 @@ def predict(
         workers=max(1, min(workers, len(paths))),
         progress=False,
         skip_bad=True,  # the bad ones are reported below, in predict's own words
+        channels=channels,
     )
     if decoded.bad:
         raise DataError(
@@ -66,7 +65,7 @@ def predict(
     predictions = []
     with torch.inference_mode():
         for start in range(0, len(paths), batch_size):
-            x = normalize(decoded.images[start : start + batch_size])  # (B, 3, H, W) float32
+            x = normalize(decoded.images[start : start + batch_size], mean, std)  # (B, C, H, W)
             probabilities = torch.softmax(model(x), dim=1)  # (B, num_classes)
             values, indices = probabilities.topk(k, dim=1)  # (B, k) each, most probable first
             chunk = paths[start : start + batch_size]

@@ -146,6 +146,16 @@ def statistics(recipe: Recipe, *, pretrained_imagenet: bool) -> tuple[str, tuple
     return chosen, mean, std
 
 
+def run_normalization(config: Mapping[str, Any], channels: int) -> tuple[tuple, tuple]:
+    """(mean, std) per input channel that a run with this stored config was trained with."""
+    from runner.data.channels import per_channel
+
+    recipe = Recipe.model_validate({k: config[k] for k in RECIPE_FIELDS if k in config})
+    imagenet = str(config.get("init") or "").startswith("torchvision:")
+    _, mean, std = statistics(recipe, pretrained_imagenet=imagenet)
+    return per_channel(mean, channels), per_channel(std, channels)
+
+
 def lr_factor(recipe: Recipe, epochs: int):
     """epoch -> multiplier of lr, the schedule as a pure function of the epoch (0-based)."""
 
