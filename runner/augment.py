@@ -20,9 +20,13 @@ resumed run draws exactly what the uninterrupted one would have.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as nnf
+from torchvision.transforms.v2 import functional as F
+
+from runner.data.images import normalize
 
 AUGMENTATIONS = ("none", "flip", "domainbed")
 SCALE = (0.7, 1.0)  # DomainBed's RandomResizedCrop
@@ -35,7 +39,9 @@ ADJUSTABLE = {1: ("brightness", "contrast"), 3: ("brightness", "contrast", "satu
 
 
 class Augmenter:
-    """augmenter(batch) -> the batch augmented: (B, C, H, W) uint8 in, the same shape out."""
+    """augmenter(batch, mean, std) -> the batch augmented and normalised: (B, C, H, W) uint8
+    in, float32 out, on the batch's device. Normalising here saves the augmented batch a round
+    trip through uint8."""
 
     def __init__(self, kind: str, channels: int, seed: int) -> None:
         if kind not in AUGMENTATIONS:
@@ -45,13 +51,17 @@ class Augmenter:
         # A CPU generator of its own, apart from the stream dropout and shuffling draw from.
         self.generator = torch.Generator().manual_seed(seed + 1_000_003)
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, batch: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+    ) -> torch.Tensor:
         if self.kind == "none" or len(batch) == 0:
-            return batch
-        flip = torch.rand(len(batch), generator=self.generator) < 0.5  # (B,)
+            return normalize(batch, mean, std)
+        flip = self._uniform(len(batch)) < 0.5  # (B,)
         if self.kind == "flip":
-            return torch.where(flip.to(batch.device)[:, None, None, None], batch.flip(-1), batch)
-        return self._domainbed(batch, flip)
+            mirrored = flip.to(batch.device)[:, None, None, None]
+            return normalize(torch.where(mirrored, batch.flip(-1), batch), mean, std)
+        x = self._domainbed(batch, flip)  # float32 in [0, 1]
+        return F.normalize(x, list(mean), list(std), inplace=True)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"rng_state": self.generator.get_state()}
@@ -59,118 +69,138 @@ class Augmenter:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.generator.set_state(state["rng_state"])
 
+    def _uniform(self, *shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+        return torch.empty(shape).uniform_(low, high, generator=self.generator)
+
     def _domainbed(self, batch: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
-        b, c = batch.shape[:2]
+        """All parameters are drawn on the CPU from the augmenter's generator, for the whole
+        batch at once; the pixels are then touched by two batched operations on their device."""
+        b, c, h, w = batch.shape
+        theta = self._crop_and_flip(b, h, w, flip)  # (B, 2, 3)
+        factors, orders, gray = self._colour(b, c)
         x = batch.float().div_(255)  # (B, C, H, W) in [0, 1]
-        x = self._crop_and_flip(x, flip)
-        x = self._jitter(x)
-        if c == 3:
-            gray = torch.rand(b, generator=self.generator) < GRAYSCALE_P
-            if gray.any():
-                index = gray.nonzero()[:, 0].to(x.device)
-                x[index] = _gray(x[index]).expand(-1, 3, -1, -1)
-        return x.mul_(255).round_().clamp_(0, 255).to(torch.uint8)
+        x = nnf.grid_sample(
+            x, _grid(theta.to(x.device), h, w), mode="bilinear", padding_mode="border",
+            align_corners=False,
+        )  # fmt: skip
+        # Contrast needs each cropped image's mean: all it needs of the pixels.
+        means = x.mean(dim=(2, 3)).cpu()  # (B, C)
+        matrix, offset = _colour_maps(means, factors, orders, list(ADJUSTABLE[c]), gray)
+        out = torch.baddbmm(
+            offset.to(x.device)[:, :, None], matrix.to(x.device), x.reshape(b, c, h * w)
+        )  # (B, C, 1) + (B, C, C) @ (B, C, H*W)
+        return out.reshape(b, c, h, w).clamp_(0, 1)
 
-    def _crop_and_flip(self, x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
-        """Each image's random crop, resized back to (H, W) and maybe mirrored, in one
-        grid_sample: the crop is an affine map of the output grid."""
-        b, c, h, w = x.shape
+    def _crop_and_flip(self, b: int, h: int, w: int, flip: torch.Tensor) -> torch.Tensor:
+        """(B, 2, 3): each image's RandomResizedCrop box, mirrored where `flip`, as the affine
+        map of the output grid (normalised coordinates in [-1, 1]) that grid_sample reads.
+
+        The box follows torchvision's make_params: up to ten tries of an area share in SCALE
+        and a log-uniform aspect ratio in RATIO, the first that fits, else the whole image.
+        """
+        tries = 10
+        area = h * w * self._uniform(b, tries, low=SCALE[0], high=SCALE[1])
+        ratio = torch.exp(self._uniform(b, tries, low=math.log(RATIO[0]), high=math.log(RATIO[1])))
+        cw = torch.sqrt(area * ratio).round()
+        ch = torch.sqrt(area / ratio).round()
+        fits = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)  # (B, tries)
+        first = fits.int().argmax(dim=1)  # the first try that fits (0 if none does)
+        rows = torch.arange(b)
+        cw = torch.where(fits.any(dim=1), cw[rows, first], torch.tensor(float(w)))
+        ch = torch.where(fits.any(dim=1), ch[rows, first], torch.tensor(float(h)))
+        top = (self._uniform(b) * (h - ch + 1)).floor()  # randint(0, h - ch + 1)
+        left = (self._uniform(b) * (w - cw + 1)).floor()
         theta = torch.zeros(b, 2, 3)
-        for k in range(b):
-            top, left, ch, cw = self._crop_box(h, w)
-            # Normalised coordinates in [-1, 1]: scale to the crop's size, move to its centre.
-            theta[k, 0, 0] = (cw / w) * (-1.0 if flip[k] else 1.0)
-            theta[k, 0, 2] = (2 * left + cw) / w - 1
-            theta[k, 1, 1] = ch / h
-            theta[k, 1, 2] = (2 * top + ch) / h - 1
-        grid = nnf.affine_grid(theta.to(x.device), [b, c, h, w], align_corners=False)
-        return nnf.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        theta[:, 0, 0] = (cw / w) * torch.where(flip, -1.0, 1.0)
+        theta[:, 0, 2] = (2 * left + cw) / w - 1  # the box's centre
+        theta[:, 1, 1] = ch / h
+        theta[:, 1, 2] = (2 * top + ch) / h - 1
+        return theta
 
-    def _crop_box(self, h: int, w: int) -> tuple[int, int, int, int]:
-        """torchvision's RandomResizedCrop.make_params: (top, left, height, width)."""
-        area = h * w
-        log_ratio = (math.log(RATIO[0]), math.log(RATIO[1]))
-        for _ in range(10):
-            target = area * self._uniform(*SCALE)
-            ratio = math.exp(self._uniform(*log_ratio))
-            cw = round(math.sqrt(target * ratio))
-            ch = round(math.sqrt(target / ratio))
-            if 0 < cw <= w and 0 < ch <= h:
-                top = int(torch.randint(0, h - ch + 1, (1,), generator=self.generator))
-                left = int(torch.randint(0, w - cw + 1, (1,), generator=self.generator))
-                return top, left, ch, cw
-        return 0, 0, h, w  # torchvision falls back to a centre crop; all of it here (scale 1)
-
-    def _uniform(self, low: float, high: float) -> float:
-        return float(torch.empty(1).uniform_(low, high, generator=self.generator))
-
-    def _jitter(self, x: torch.Tensor) -> torch.Tensor:
-        """ColorJitter(0.3, 0.3, 0.3, 0.3) with each image's own factors and order."""
-        b, c = x.shape[:2]
-        names = ("brightness", "contrast") + (("saturation", "hue") if c == 3 else ())
+    def _colour(self, b: int, c: int) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """ColorJitter(0.3, 0.3, 0.3, 0.3)'s factors and a random order of its steps per image,
+        and which images RandomGrayscale(0.1) turns gray."""
         factors = {
-            name: torch.empty(b).uniform_(1 - JITTER, 1 + JITTER, generator=self.generator)
+            name: self._uniform(b, low=1 - JITTER, high=1 + JITTER)
             for name in ("brightness", "contrast", "saturation")
         }
-        factors["hue"] = torch.empty(b).uniform_(-JITTER, JITTER, generator=self.generator)
-        orders = [
-            [names[i] for i in torch.randperm(len(names), generator=self.generator).tolist()]
-            for _ in range(b)
-        ]
-        return _colour_maps(x, factors, orders)
+        factors["hue"] = self._uniform(b, low=-JITTER, high=JITTER)
+        orders = torch.argsort(self._uniform(b, len(ADJUSTABLE[c])), dim=1)  # (B, steps)
+        gray = self._uniform(b) < GRAYSCALE_P if c == 3 else torch.zeros(b, dtype=torch.bool)
+        return factors, orders, gray
 
     def jitter_with(
         self, x: torch.Tensor, factors: dict[str, float], order: list[str]
     ) -> torch.Tensor:
         """The colour change with given factors and order, for every image of `x` (for tests)."""
-        b = len(x)
-        per_image = {name: torch.full((b,), float(value)) for name, value in factors.items()}
-        return _colour_maps(x, per_image, [order] * b)
+        b, c, h, w = x.shape
+        names = list(ADJUSTABLE[c])
+        per_image = {name: torch.full((b,), float(v)) for name, v in factors.items()}
+        orders = torch.tensor([[names.index(n) for n in order if n in names]] * b)
+        matrix, offset = _colour_maps(
+            x.mean(dim=(2, 3)), per_image, orders, names, torch.zeros(b, dtype=torch.bool)
+        )
+        out = torch.baddbmm(offset[:, :, None], matrix, x.reshape(b, c, h * w))
+        return out.reshape(b, c, h, w).clamp_(0, 1)
+
+
+def _grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(B, H, W, 2): what affine_grid(theta) gives for a theta without rotation, built from its
+    two axes (x depends on the column only, y on the row only) at a fraction of the cost."""
+    xs = (torch.arange(w, device=theta.device) * 2 + 1) / w - 1  # pixel centres in [-1, 1]
+    ys = (torch.arange(h, device=theta.device) * 2 + 1) / h - 1
+    gx = theta[:, 0, 0, None] * xs + theta[:, 0, 2, None]  # (B, W)
+    gy = theta[:, 1, 1, None] * ys + theta[:, 1, 2, None]  # (B, H)
+    b = len(theta)
+    return torch.stack([gx[:, None, :].expand(b, h, w), gy[:, :, None].expand(b, h, w)], dim=-1)
 
 
 def _colour_maps(
-    x: torch.Tensor, factors: dict[str, torch.Tensor], orders: list[list[str]]
-) -> torch.Tensor:
-    """Apply each image's ColorJitter steps, in its order, as one affine colour map.
+    means: torch.Tensor,
+    factors: dict[str, torch.Tensor],
+    orders: torch.Tensor,
+    names: list[str],
+    gray: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, C) matrices and (B, C) offsets: each image's colour steps composed in its order.
 
-    Brightness, saturation and the hue rotation are linear maps of a pixel's colour, and
-    contrast blends with the image's mean gray, itself linear in the image: in any order they
-    compose into one affine map per image (a CxC matrix and an offset), applied in one batched
-    product. torchvision clamps to [0, 1] after each step, this once at the end; the two differ
-    only where an intermediate colour left that range.
+    Brightness, saturation, the hue rotation and grayscale are linear maps of a pixel's colour,
+    and contrast blends with the image's mean gray, itself linear in the image: in any order
+    they compose into one affine map per image, applied to the pixels in one batched product.
+    torchvision clamps to [0, 1] after each step, this once at the end; the two differ only
+    where an intermediate colour left that range. `means` are the images' channel means.
     """
-    b, c = x.shape[:2]
-    gray = torch.tensor(GRAY_WEIGHTS) if c == 3 else torch.ones(1)  # (C,)
-    means = x.mean(dim=(2, 3)).cpu()  # (B, C): all that contrast needs of the pixels
-    matrix = torch.eye(c).repeat(b, 1, 1)  # (B, C, C): colour -> matrix @ colour + offset
-    offset = torch.zeros(b, c)
-    for k in range(b):
-        for name in orders[k]:
-            if name not in ADJUSTABLE[c]:
+    b, c = means.shape
+    weights = torch.tensor(GRAY_WEIGHTS) if c == 3 else torch.ones(1)  # (C,)
+    eye = torch.eye(c).expand(b, c, c)
+    to_gray = torch.outer(torch.ones(c), weights).expand(b, c, c)  # every channel := the gray
+    f = {name: value[:, None, None] for name, value in factors.items()}  # (B, 1, 1)
+    linear = {"brightness": f["brightness"] * eye}
+    if c == 3:
+        linear["saturation"] = f["saturation"] * eye + (1 - f["saturation"]) * to_gray
+        linear["hue"] = _hue_rotations(factors["hue"])
+    matrix, offset = eye.clone(), torch.zeros(b, c)
+    for position in range(orders.shape[1]):
+        step = orders[:, position]  # (B,): the index in `names` of each image's step here
+        new_matrix, new_offset = matrix.clone(), offset.clone()
+        for index, name in enumerate(names):
+            chosen = step == index
+            if not chosen.any():
                 continue
-            f = float(factors[name][k])
-            if name == "brightness":
-                step = f * torch.eye(c)
-            elif name == "saturation":  # blend with the pixel's gray
-                step = f * torch.eye(c) + (1 - f) * torch.outer(torch.ones(c), gray)
-            elif name == "hue":
-                step = _hue_rotation(f)
-            else:  # contrast: blend with the mean gray of the image as it is now
-                mean_gray = gray @ (matrix[k] @ means[k] + offset[k])
-                matrix[k], offset[k] = f * matrix[k], f * offset[k] + (1 - f) * mean_gray
-                continue
-            matrix[k], offset[k] = step @ matrix[k], step @ offset[k]
-    h, w = x.shape[2:]
-    out = torch.baddbmm(
-        offset.to(x.device)[:, :, None], matrix.to(x.device), x.reshape(b, c, h * w)
-    )  # (B, C, 1) + (B, C, C) @ (B, C, H*W)
-    return out.reshape(b, c, h, w).clamp_(0, 1)
-
-
-def _gray(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> (B, 1, H, W)"""
-    r, g, b = x.unbind(1)
-    return (GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b).unsqueeze(1)
+            if name == "contrast":  # blend with the mean gray of the image as it is now
+                k = f["contrast"][chosen]  # (b', 1, 1)
+                mean_gray = (weights * (matrix[chosen] @ means[chosen, :, None])[..., 0]).sum(1)
+                mean_gray = mean_gray + (weights * offset[chosen]).sum(1)  # (b',)
+                new_matrix[chosen] = k * matrix[chosen]
+                new_offset[chosen] = k[:, 0] * offset[chosen] + (1 - k[:, 0]) * mean_gray[:, None]
+            else:
+                new_matrix[chosen] = linear[name][chosen] @ matrix[chosen]
+                new_offset[chosen] = (linear[name][chosen] @ offset[chosen, :, None])[..., 0]
+        matrix, offset = new_matrix, new_offset
+    if gray.any():  # RandomGrayscale, after the jitter
+        matrix[gray] = to_gray[gray] @ matrix[gray]
+        offset[gray] = (to_gray[gray] @ offset[gray, :, None])[..., 0]
+    return matrix, offset
 
 
 # RGB <-> YIQ (NTSC). A hue shift is a rotation of the chroma plane (I, Q) about the luma axis Y,
@@ -180,8 +210,11 @@ RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.21
 YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
 
 
-def _hue_rotation(shift: float) -> torch.Tensor:
-    """(3, 3): rotate hue by `shift` turns (ColorJitter's hue factor, in [-0.5, 0.5])."""
-    cos, sin = math.cos(2 * math.pi * shift), math.sin(2 * math.pi * shift)
-    rotation = torch.tensor([[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]])
+def _hue_rotations(shift: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3): rotate hue by `shift` turns (ColorJitter's hue factor, in [-0.5, 0.5])."""
+    angle = 2 * math.pi * shift
+    rotation = torch.zeros(len(shift), 3, 3)
+    rotation[:, 0, 0] = 1
+    rotation[:, 1, 1], rotation[:, 1, 2] = torch.cos(angle), -torch.sin(angle)
+    rotation[:, 2, 1], rotation[:, 2, 2] = torch.sin(angle), torch.cos(angle)
     return YIQ_TO_RGB @ rotation @ RGB_TO_YIQ

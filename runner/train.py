@@ -340,7 +340,7 @@ def _train_epoch(
 
 def _train_step(t: Training, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
     """One optimizer step on a uint8 batch; returns its mean loss and correct count."""
-    x = normalize(t.augmenter(images.to(t.device, non_blocking=True)), t.mean, t.std)
+    x = t.augmenter(images.to(t.device, non_blocking=True), t.mean, t.std)  # normalised
     x = x.contiguous(memory_format=memory_format(t.device))
     y = labels.to(t.device)
     with autocast(t.device):

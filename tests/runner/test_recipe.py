@@ -124,23 +124,58 @@ def test_schedules():
     assert step == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
 
 
+def augment(kind: str, batch: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """The augmented batch in [0, 1] (normalised with mean 0 and std 1)."""
+    channels = batch.shape[1]
+    return Augmenter(kind, channels, seed)(batch, (0.0,) * channels, (1.0,) * channels)
+
+
 def test_augmentations_are_per_image_and_seeded():
     batch = torch.randint(0, 256, (8, 3, 24, 24), dtype=torch.uint8)
-    assert torch.equal(Augmenter("none", 3, 0)(batch), batch)
-    flipped = Augmenter("flip", 3, 0)(batch)
-    mirrored = [torch.equal(f, b.flip(-1)) for f, b in zip(flipped, batch, strict=True)]
-    assert all(m or torch.equal(f, b) for m, f, b in zip(mirrored, flipped, batch, strict=True))
+    plain = batch.float() / 255
+    assert torch.allclose(augment("none", batch), plain)
+    flipped = augment("flip", batch)
+    mirrored = [torch.allclose(f, b.flip(-1)) for f, b in zip(flipped, plain, strict=True)]
+    assert all(m or torch.allclose(f, b) for m, f, b in zip(mirrored, flipped, plain, strict=True))
     assert 0 < sum(mirrored) < 8  # each image its own coin
-    one, two = Augmenter("domainbed", 3, 0), Augmenter("domainbed", 3, 0)
-    out = one(batch)
-    assert out.shape == batch.shape and out.dtype == torch.uint8
-    assert torch.equal(out, two(batch))  # the same seed draws the same
-    assert not torch.equal(one(batch), out)  # and the stream moves on
+    one = Augmenter("domainbed", 3, 0)
+    out = one(batch, (0.0,) * 3, (1.0,) * 3)
+    assert out.shape == batch.shape and out.dtype == torch.float32
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.equal(out, augment("domainbed", batch))  # the same seed draws the same
+    assert not torch.equal(one(batch, (0.0,) * 3, (1.0,) * 3), out)  # and the stream moves on
     same = batch[:1].expand(8, -1, -1, -1)
-    varied = Augmenter("domainbed", 3, 1)(same)
-    assert len({bytes(image.flatten().tolist()) for image in varied}) == 8
-    gray = Augmenter("domainbed", 1, 0)(batch[:, :1])
-    assert gray.shape == (8, 1, 24, 24)
+    varied = augment("domainbed", same, seed=1)
+    assert len({bytes(image.flatten().numpy()) for image in varied}) == 8
+    assert augment("domainbed", batch[:, :1]).shape == (8, 1, 24, 24)
+
+
+def test_domainbed_normalises_with_the_given_statistics():
+    batch = torch.randint(0, 256, (4, 3, 24, 24), dtype=torch.uint8)
+    unit = augment("domainbed", batch)
+    normalised = Augmenter("domainbed", 3, 0)(batch, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    mean, std = torch.tensor([0.5, 0.4, 0.3]), torch.tensor([0.2, 0.25, 0.3])
+    assert torch.allclose(normalised, (unit - mean[:, None, None]) / std[:, None, None], atol=1e-5)
+
+
+def test_domainbed_crop_is_torchvisions_at_full_scale_and_flip():
+    """A crop of the whole image, mirrored, is torchvision's horizontal flip, pixel for pixel."""
+    batch = torch.randint(0, 256, (2, 3, 20, 30), dtype=torch.uint8)
+    augmenter = Augmenter("domainbed", 3, 0)
+    theta = torch.zeros(2, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = torch.tensor([-1.0, 1.0]), 1.0
+    from torch.nn import functional as nnf
+
+    from runner.augment import _grid
+
+    x = batch.float() / 255
+    out = nnf.grid_sample(x, _grid(theta, 20, 30), mode="bilinear", align_corners=False)
+    assert torch.allclose(out[0], x[0].flip(-1), atol=1e-4)
+    assert torch.allclose(out[1], x[1], atol=1e-4)
+    assert (
+        augmenter._crop_and_flip(64, 20, 30, torch.zeros(64, dtype=torch.bool))[:, 0, 0].min()
+        >= math.sqrt(0.7 * 3 / 4) * 20 / 30 - 0.05
+    )  # the narrowest box torchvision allows
 
 
 def test_domainbed_colour_matches_torchvision_without_hue():
