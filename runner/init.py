@@ -85,8 +85,14 @@ def read_state(source: str) -> tuple[dict[str, torch.Tensor], bool]:
             ".safetensors file, or torchvision:NAME (e.g. torchvision:alexnet)"
         )
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        try:
+            from safetensors import SafetensorError
+            from safetensors.torch import load_file
+        except ImportError:
+            raise InitError(
+                f"--init {path}: reading .safetensors needs the safetensors package: "
+                "pip install 'archspec[safetensors]'"
+            ) from None
 
         try:
             return load_file(path), False
