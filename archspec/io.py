@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from archspec.errors import UserError
+
 
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call `write` on a temporary file beside `path`, then rename it over `path`."""
@@ -37,3 +39,28 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def nearest_existing(path: str | Path) -> Path:
+    """`path` itself if it exists, else its closest ancestor that does (what mkdir would hit)."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable_folder(folder: str | Path, flag: str, purpose: str) -> None:
+    """Refuse a `folder` (given as `flag`) that is a file, lies under a file, or cannot be
+    written, before any work is done. Creates nothing: the nearest existing folder on the way
+    is what must be writable."""
+    folder = Path(folder)
+    existing = nearest_existing(folder)
+    if not existing.is_dir():
+        where = "is a file" if existing == folder else f"lies under {existing}, which is a file"
+        raise UserError(f"{flag} {folder} {where}; give a folder for {purpose}")
+    # os.access also sees a read-only file system; root passes permission bits, not that.
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(
+            f"{flag} {folder}: cannot write in {existing} (read-only); "
+            "give a folder you can write to"
+        )

@@ -7,11 +7,13 @@ previous checkpoint, and read with `weights_only=True` so a checkpoint can never
 from __future__ import annotations
 
 import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from archspec.compiler import SpecModel, compile_spec
 from archspec.errors import SpecError, UserError
@@ -78,26 +80,78 @@ def find_checkpoint(run_or_file: Path, name: str = "best.pt") -> Path:
     if path.is_dir():
         candidate = path / name
         if not candidate.is_file():
-            found = sorted(p.name for p in path.glob("*.pt"))
-            hint = f" (it has {', '.join(found)})" if found else ""
-            raise CheckpointError(
-                f"{path} has no {name}{hint}: is it a run directory of `archspec train`? "
-                "A run that was interrupted before its first epoch ended has no checkpoint yet"
-            )
+            raise CheckpointError(_missing_checkpoint(path, name))
         return candidate
     if not path.exists():
         raise CheckpointError(f"{path} does not exist: give a run directory or a .pt checkpoint")
     return path
 
 
+def _missing_checkpoint(run: Path, name: str) -> str:
+    found = sorted(p.name for p in run.glob("*.pt"))
+    if name == "best.pt" and "last.pt" in found:
+        # A run stopped inside its first epoch: no epoch was validated, so there is no best
+        # model yet, but last.pt holds the weights it stopped with.
+        return (
+            f"{run} has no best.pt: the run stopped before its first epoch ended, so no epoch "
+            f"was validated yet. Its last.pt holds the weights it stopped with: give "
+            f"{run / 'last.pt'} to use those, or finish the run with "
+            f"`archspec train {_spec_of(run)} --resume {run}`"
+        )
+    others = [f for f in found if f != name]
+    if name == "last.pt":  # resuming: best.pt holds no optimizer state to continue from
+        return f"{run} has no last.pt to resume from: is it a run directory of `archspec train`?"
+    if others:
+        listed = ", ".join(str(run / f) for f in others)
+        return f"{run} has no {name}; give one of its checkpoints instead: {listed}"
+    return f"{run} has no {name}: is it a run directory of `archspec train`?"
+
+
+def _spec_of(run: Path) -> str:
+    """The spec path the run's config.yaml records, for a command to paste; else SPEC."""
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return "SPEC"
+    spec = config.get("spec") if isinstance(config, dict) else None
+    return spec if isinstance(spec, str) and spec else "SPEC"
+
+
+def _exported_model_kind(path: Path) -> str | None:
+    """Which kind of exported model `path` is ("ONNX", "TorchScript"), or None."""
+    if path.suffix.lower() == ".onnx":
+        return "ONNX"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return None
+    # torch.jit.save writes code/ and constants.pkl; torch.save writes neither.
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+        return "TorchScript"
+    return None
+
+
 def load_checkpoint(path: Path) -> Checkpoint:
     path = Path(path)
+    if path.is_file() and (kind := _exported_model_kind(path)):
+        raise CheckpointError(
+            f"{path} is an exported {kind} model, which holds no training state; this command "
+            "reads a run directory or its best.pt / last.pt checkpoint (run the exported model "
+            "with its own runtime instead)"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+        # torch's first line may advise weights_only=False, i.e. running the file's code:
+        # never repeat that; name the file and what to give instead.
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in first_line:
+            first_line = "not a file torch.save wrote with plain tensors and data"
         raise CheckpointError(
             f"{path} is not a readable archspec checkpoint ({first_line}); "
             "give best.pt or last.pt from a run directory"

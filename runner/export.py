@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,13 +28,14 @@ import torch
 from torch import nn
 
 from archspec.errors import UserError
-from archspec.io import write_atomic
+from archspec.io import nearest_existing, write_atomic
 from runner.checkpoint import Checkpoint
 from runner.data import PACS_MEAN, PACS_STD
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}  # format -> suffix of the default file name
-DEFAULT_OPSET = 18  # the lowest opset the dynamo exporter writes natively; onnxruntime >= 1.14
+DEFAULT_OPSET = 18  # what the dynamo exporter writes natively (lower ones are converted down)
 TOLERANCE = 1e-4  # largest |export - PyTorch| accepted on the logits
+MAX_EXAMPLE_BYTES = 2**30  # --batch beyond this would only exhaust memory, proving nothing more
 INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "image", "logits", "batch"
 PREPROCESSING = (
     "RGB image resized to input_shape's H x W, scaled to [0, 1], then (x - mean) / std per "
@@ -100,6 +102,12 @@ def export_checkpoint(
     _check_destination(path, checkpoint.path, fmt)
     if batch < 1:
         raise ExportError(f"--batch must be at least 1, got {batch}")
+    example_bytes = batch * math.prod(checkpoint.spec.input_shape) * 4  # float32
+    if example_bytes > MAX_EXAMPLE_BYTES:
+        raise ExportError(
+            f"--batch {batch} needs {example_bytes / 2**30:.1f} GiB for the example batch alone; "
+            "it only has to exercise the batch dimension: the default, 2, does"
+        )
     if opset is not None and fmt != "onnx":
         raise ExportError("--opset applies to --format onnx only")
     if fmt == "onnx":  # before the model is built: say what to install, or fix, first
@@ -112,7 +120,15 @@ def export_checkpoint(
     example = torch.randn(batch, *shape, generator=generator)  # (B, C, H, W)
     metadata = export_metadata(checkpoint)
     if fmt == "onnx":
-        data, opset = onnx_bytes(model, example, metadata, opset or DEFAULT_OPSET)
+        try:
+            data, opset = onnx_bytes(model, example, metadata, opset or DEFAULT_OPSET)
+        except OpsetError as e:
+            lowest = lowest_opset(model, example, metadata, above=e.asked, known_good=e.written)
+            raise ExportError(
+                f"cannot write ONNX opset {e.asked} for {checkpoint.spec.name}: the exporter "
+                f"cannot convert this model down to it; the lowest opset it exports to is "
+                f"{lowest}: use --opset {lowest} or higher"
+            ) from None
         other = torch.randn(1 if batch != 1 else 2, *shape, generator=generator)
         batches = [example, other]  # two batch sizes: the batch dimension is really dynamic
     else:
@@ -136,10 +152,47 @@ def export_checkpoint(
     return ExportResult(path, fmt, len(data), opset, differences)
 
 
+class OpsetError(ExportError):
+    """The exporter wrote another opset than the one asked for (converting down failed)."""
+
+    def __init__(self, asked: int, written: int):
+        super().__init__(f"cannot write ONNX opset {asked} (the exporter wrote opset {written})")
+        self.asked, self.written = asked, written
+
+
+def lowest_opset(
+    model: nn.Module,
+    example: torch.Tensor,
+    metadata: dict[str, str],
+    *,
+    above: int,
+    known_good: int,
+) -> int:
+    """The lowest opset in (above, known_good] that `model` exports to, found by exporting.
+
+    Which opsets work depends on the model's operators and the installed onnxscript's
+    converters, so it is measured, not listed. Bisection assumes that an opset which converts
+    makes every higher one convert too; it costs a few exports, and only on this error path.
+    """
+    low, high = above, known_good  # low fails, high works
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            onnx_bytes(model, example, metadata, middle)
+        except OpsetError:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
 def _check_destination(path: Path, checkpoint_path: Path, fmt: str) -> None:
     if path.is_dir():
         example = path / f"model{FORMATS[fmt]}"
         raise ExportError(f"--out {path} is a directory; give a file name, e.g. {example}")
+    blocker = nearest_existing(path.parent)
+    if not blocker.is_dir():
+        raise ExportError(f"--out {path} lies under {blocker}, which is a file, not a folder")
     if path.exists() and path.resolve() == Path(checkpoint_path).resolve():
         raise ExportError(f"--out {path} is the checkpoint itself; give another file name")
 
@@ -182,10 +235,7 @@ def onnx_bytes(
     if written != opset:
         # The exporter writes opset 18 and up and converts down when asked; when converting
         # fails it keeps its own opset and only logs it. A silent other opset is no answer.
-        raise ExportError(
-            f"cannot write ONNX opset {opset} (the exporter wrote opset {written}: converting "
-            f"to {opset} failed); use --opset {DEFAULT_OPSET} or higher"
-        )
+        raise OpsetError(opset, written)
     _check_signature(proto)
     onnx.helper.set_model_props(proto, metadata)
     proto.doc_string = f"{metadata['spec_name']} ({metadata['task']} task), exported by archspec"

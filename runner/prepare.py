@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from archspec.text import plural
 from runner.config import TrainConfig
 from runner.data import (
     check_task,
@@ -67,18 +68,19 @@ def prepare_data(
         )
         kept = [samples[i] for i in result.kept]
         if result.bad:
-            notes.append(f"{split}: skipped {len(result.bad)} unreadable images")
+            notes.append(f"{split}: skipped {plural(len(result.bad), 'unreadable image')}")
         if result.resized:
             notes.append(
-                f"{split}: resized {result.resized} of {len(samples)} images to "
+                f"{split}: resized {result.resized} of {plural(len(samples), 'image')} to "
                 f"{size[0]}x{size[1]}, the spec's input size"
             )
         decoded.append((result.images, labels(kept, names, config.task)))
     (train_x, train_y), (val_x, val_y), *test = decoded
-    tested = f", test: {len(test[0][1])} images" if test else ""
+    tested = f", test: {plural(len(test[0][1]), 'image')}" if test else ""
     notes.append(
-        f"train: {len(train_y)} images, val: {len(val_y)} images{tested}, "
-        f"{len(names)} {config.task} classes ({', '.join(names)})"
+        f"train: {plural(len(train_y), 'image')}, val: {plural(len(val_y), 'image')}{tested}, "
+        f"{plural(len(names), f'{config.task} class', f'{config.task} classes')} "
+        f"({', '.join(names)})"
     )
     test_x, test_y = test[0] if test else (None, None)
     return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes), test_x, test_y)

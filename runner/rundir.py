@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from archspec.io import write_text_atomic
+from archspec.errors import UserError
+from archspec.io import check_writable_folder, write_text_atomic
 
 METRICS_FIELDS = (
     "epoch",
@@ -86,12 +87,45 @@ def default_run_name(spec_path: str, task: str, holdout_domain: str | None) -> s
     return f"{name}-holdout-{holdout_domain}" if holdout_domain else name
 
 
+def check_out_dir(out: Path) -> None:
+    """Refuse an `out` that is a file, lies under a file, or cannot be written, before any work.
+
+    Creates nothing: the nearest existing folder on the way to `out` is what must be writable.
+    """
+    check_writable_folder(out, "--out", "the run directories")
+
+
+def check_run_name(name: str) -> None:
+    """A run's name is one folder name: `a/b` or `..` would put the run outside `--out`."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise UserError(
+            f"--name {name!r} is not a folder name; give a name without / (the run goes in "
+            "--out), e.g. --name alexnet-lr1e-4"
+        )
+
+
 def new_run_dir(out: Path, name: str) -> RunDir:
-    """A fresh folder `out/name`, or `out/name-2`, ... : never overwrite an earlier run."""
-    out.mkdir(parents=True, exist_ok=True)
-    candidate, n = out / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = out / f"{name}-{n}"
-    candidate.mkdir()
-    return RunDir(candidate)
+    """A fresh folder `out/name`, or `out/name-2`, ... : never overwrite an earlier run.
+
+    mkdir itself claims the name (it fails if the folder exists), so two runs started at once
+    with the same name get two folders: there is no gap between looking and taking.
+    """
+    out = Path(out)
+    check_run_name(name)
+    check_out_dir(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            candidate = out / (name if n == 1 else f"{name}-{n}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                n += 1
+                continue
+            return RunDir(candidate)
+    except OSError as e:  # what os.access cannot foresee (e.g. root on some network mounts)
+        raise UserError(
+            f"--out {out}: cannot create a run directory there ({e.strerror or e}); "
+            "give a folder you can write to"
+        ) from None

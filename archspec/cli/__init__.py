@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from archspec.cli.help_format import show_defaults
+from archspec.cli.version import archspec_version
 from archspec.errors import UserError
 
 EXIT_USER_ERROR = 2  # the same code argparse uses for a bad command line
@@ -25,9 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative CNN architectures: YAML specs compiled into PyTorch modules, "
         "trained, visualized and compared.",
     )
+    parser.add_argument("--version", action="version", version=f"archspec {archspec_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (spec_commands, run_commands, study_commands, deploy_commands):
         module.add_commands(subparsers)
+    show_defaults(parser)
     return parser
 
 
@@ -44,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `archspec layers | head`
         return 0
+    except OSError as e:
+        # The file system refused what a command's own checks did not foresee: a folder that
+        # turned read-only, a full disk, a file where a folder belongs. Name it; no traceback.
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"archspec {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

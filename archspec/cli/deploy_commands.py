@@ -7,7 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from archspec.text import plural
+
 EXPORT_FORMATS = ("onnx", "torchscript")  # runner.export.FORMATS; kept here so --help is fast
+DEFAULT_OPSET = 18  # runner.export.DEFAULT_OPSET, likewise
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -26,29 +29,42 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="where to write it (default: model.onnx / model.pt beside the checkpoint)",
     )
-    p.add_argument("--opset", type=int, metavar="N", help="ONNX operator set version (default 18)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        metavar="N",
+        help=f"ONNX operator set version (default: {DEFAULT_OPSET})",
+    )
     p.add_argument(
         "--batch",
         type=int,
         default=2,
         metavar="N",
-        help="batch size of the example used to trace and check (default 2); "
-        "an ONNX model still takes any batch size",
+        help="batch size of the example used to trace and check; an ONNX model still takes "
+        "any batch size",
     )
     p.set_defaults(handler=export_command)
 
     p = subparsers.add_parser(
         "predict",
-        help="label images with a trained model",
+        help="label images, or every image in folders, with a trained model",
         description="Decode and normalise each image as training did, run the model of a run "
-        "(its best.pt) or of a checkpoint file, print the most probable labels.",
+        "(its best.pt) or of a checkpoint file, print the most probable labels. A folder "
+        "stands for every image in it, at any depth. Images that cannot be decoded are named "
+        "and the others still labelled (exit code 2 then).",
     )
     p.add_argument("run", type=Path, metavar="RUN_DIR|CHECKPOINT")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    p.add_argument(
-        "--top", type=int, default=3, metavar="K", help="labels listed per image (default 3)"
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE|DIR")
+    p.add_argument("--top", type=int, default=3, metavar="K", help="labels listed per image")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json", action="store_true", help="print JSON (default: an aligned text table)"
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    output.add_argument(
+        "--csv",
+        action="store_true",
+        help="print CSV: image, label, probability, error (default: an aligned text table)",
+    )
     p.set_defaults(handler=predict_command)
 
 
@@ -84,16 +100,28 @@ def export_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     from runner.checkpoint import find_checkpoint, load_checkpoint
-    from runner.predict import format_predictions, predict, predictions_to_data
+    from runner.predict import (
+        format_predictions,
+        predict,
+        predictions_to_csv,
+        predictions_to_data,
+        unreadable_error,
+    )
 
     checkpoint = load_checkpoint(find_checkpoint(args.run, "best.pt"))
     predictions = predict(checkpoint, args.images, args.top)
     if args.json:
         print(json.dumps(predictions_to_data(checkpoint, predictions), indent=2))
-        return 0
-    print(
-        f"# {checkpoint.spec.name}, {checkpoint.task} task ({len(checkpoint.labels)} labels), "
-        f"{checkpoint.path} after epoch {checkpoint.epoch}"
-    )
-    print(format_predictions(predictions))
+    elif args.csv:
+        print(predictions_to_csv(predictions), end="")
+    else:
+        labels = plural(len(checkpoint.labels), "label")
+        print(
+            f"# {checkpoint.spec.name}, {checkpoint.task} task ({labels}), "
+            f"{checkpoint.path} after epoch {checkpoint.epoch}"
+        )
+        print(format_predictions(predictions))
+    error = unreadable_error(predictions)  # after the labels of the others are out
+    if error is not None:
+        raise error
     return 0

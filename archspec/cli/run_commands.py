@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.errors import UserError
+from archspec.io import check_writable_folder
 
 TASK_CHOICES = ("category", "domain")
 
@@ -16,24 +17,29 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         metavar="DIR",
-        help="dataset root (PACS layouts); default: the embedded synthetic set",
+        help="dataset root (PACS layouts) (default: the embedded synthetic set)",
     )
-    parser.add_argument("--epochs", type=int, help="epochs to train (default 100)")
-    parser.add_argument("--batch-size", type=int, help="images per step (default 128)")
+    parser.add_argument("--epochs", type=int, help="epochs to train (default: 100)")
+    parser.add_argument("--batch-size", type=int, help="images per step (default: 128)")
     add_recipe_options(parser)
-    parser.add_argument("--seed", type=int, help="seeds weights, shuffling, dropout, split")
-    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    parser.add_argument("--workers", type=int, help="threads decoding images (default 2)")
+    parser.add_argument(
+        "--seed", type=int, help="seeds weights, shuffling, dropout, split (default: 0)"
+    )
+    parser.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:N, mps, or auto: cuda, else mps, else cpu (default: auto)",
+    )
+    parser.add_argument("--workers", type=int, help="threads decoding images (default: 2)")
     parser.add_argument(
         "--holdout-domain",
         metavar="NAME",
         help="leave-one-domain-out: train and choose the epoch on the other domains, test on "
-        "this one (category task; sweep also takes `all`)",
+        "this one (category task; sweep also takes `all`) (default: none, no test domain)",
     )
     parser.add_argument(
         "--val-fraction",
         type=float,
-        help="share held out for validation when the data has no split (0.2)",
+        help="share held out for validation when the data has no split (default: 0.2)",
     )
     parser.add_argument(
         "--skip-bad-images",
@@ -41,37 +47,58 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="train without unreadable images instead of stopping",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (default: bars only when standard error is a terminal)",
+    )
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
     """The recipe's flags; a recipe file (--recipe) sets the same fields, the flags win."""
     group = parser.add_argument_group("recipe (defaults: the study's)")
-    group.add_argument("--recipe", type=Path, metavar="FILE", help="a recipe YAML file")
-    group.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), help="(adam)")
-    group.add_argument("--lr", type=float, help="learning rate (1e-3)")
-    group.add_argument("--weight-decay", type=float, help="weight decay (0)")
-    group.add_argument("--momentum", type=float, help="sgd momentum (0)")
-    group.add_argument("--nesterov", action="store_true", default=None, help="sgd: Nesterov")
-    group.add_argument("--schedule", choices=("constant", "cosine", "step"), help="(constant)")
-    group.add_argument("--warmup-epochs", type=int, help="cosine: linear warm-up epochs (0)")
-    group.add_argument("--step-size", type=int, help="step: epochs between decays (30)")
-    group.add_argument("--gamma", type=float, help="step: decay factor (0.1)")
-    group.add_argument("--label-smoothing", type=float, help="(0)")
     group.add_argument(
-        "--augment", choices=("none", "flip", "domainbed"), help="per-image augmentation (none)"
+        "--recipe",
+        type=Path,
+        metavar="FILE",
+        help="a recipe YAML file with any of the fields below (default: none, the flags alone)",
+    )
+    group.add_argument(
+        "--optimizer", choices=("adam", "adamw", "sgd"), help="optimizer (default: adam)"
+    )
+    group.add_argument("--lr", type=float, help="learning rate (default: 1e-3)")
+    group.add_argument("--weight-decay", type=float, help="weight decay (default: 0)")
+    group.add_argument("--momentum", type=float, help="sgd's momentum (default: 0)")
+    group.add_argument(
+        "--nesterov", action="store_true", default=None, help="sgd: Nesterov momentum"
+    )
+    group.add_argument(
+        "--schedule",
+        choices=("constant", "cosine", "step"),
+        help="learning rate per epoch (default: constant)",
+    )
+    group.add_argument(
+        "--warmup-epochs", type=int, help="cosine: epochs of linear warm-up (default: 0)"
+    )
+    group.add_argument("--step-size", type=int, help="step: epochs between decays (default: 30)")
+    group.add_argument("--gamma", type=float, help="step: the decay factor (default: 0.1)")
+    group.add_argument("--label-smoothing", type=float, help="(default: 0)")
+    group.add_argument(
+        "--augment",
+        choices=("none", "flip", "domainbed"),
+        help="per-image augmentation of the training batches (default: none)",
     )
     group.add_argument(
         "--normalize",
         metavar="NAME|MEAN/STD",
-        help="pacs (default), imagenet (default with torchvision weights), or e.g. "
-        "0.5,0.5,0.5/0.25,0.25,0.25",
+        help="pacs, imagenet, or per-channel values such as 0.5,0.5,0.5/0.25,0.25,0.25 "
+        "(default: pacs; imagenet with torchvision weights)",
     )
     group.add_argument(
         "--init",
         metavar="SOURCE",
-        help="start from weights: a .pt/.pth/.safetensors file, a checkpoint, or "
-        "torchvision:NAME[:WEIGHTS] (e.g. torchvision:alexnet)",
+        help="start from weights: a .pt/.pth/.safetensors file, a checkpoint or run "
+        "directory, or torchvision:NAME[:WEIGHTS] (default: none, random weights)",
     )
 
 
@@ -140,16 +167,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a spec for the category or domain task")
     p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/alexnet.yaml")
     p.add_argument(
-        "--task", choices=TASK_CHOICES, help="the label to predict (required unless --resume)"
+        "--task",
+        choices=TASK_CHOICES,
+        help="the label to predict (no default: required unless --resume, which takes the run's)",
     )
     add_training_options(p)
     p.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of runs")
-    p.add_argument("--name", help="run directory name (default <spec>-<task>)")
+    p.add_argument(
+        "--name", help="run directory name (default: <spec>-<task>; -2, -3, ... added if taken)"
+    )
     p.add_argument(
         "--resume",
         type=Path,
         metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its last.pt (--epochs may extend it)",
+        help="continue the run in RUN_DIR from its last.pt (--epochs may extend it) "
+        "(default: start a new run)",
     )
     p.set_defaults(handler=train_command)
 
@@ -157,18 +189,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     data_commands = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     s = data_commands.add_parser("synth", help="write the synthetic multi-domain dataset")
     s.add_argument("dir", type=Path, help="where to write it (an empty or new folder)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seeds the drawing")
     s.add_argument(
         "--train-per-class", type=int, default=40, help="training images per (domain, category)"
     )
-    s.add_argument("--val-per-class", type=int, default=10)
+    s.add_argument(
+        "--val-per-class", type=int, default=10, help="validation images per (domain, category)"
+    )
     s.add_argument("--size", type=int, default=227, help="image side in pixels")
     s.set_defaults(handler=synth_command)
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from archspec.cli.progress import show_progress
     from runner.checkpoint import find_checkpoint, load_checkpoint
     from runner.config import TrainConfig
+    from runner.rundir import check_out_dir, check_run_name
     from runner.train import train_run
 
     given = training_overrides(args)
@@ -185,14 +221,18 @@ def train_command(args: argparse.Namespace) -> int:
         raise UserError("--task is required: --task category or --task domain")
     else:
         task = args.task
+        check_out_dir(args.out)  # before the data is read: decoding it can take minutes
+        if args.name is not None:
+            check_run_name(args.name)
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
-    train_run(config, resume=args.resume, progress=not args.quiet)
+    train_run(config, resume=args.resume, progress=show_progress(args.quiet))
     return 0
 
 
 def synth_command(args: argparse.Namespace) -> int:
     from runner.data import write_synthetic
 
+    check_writable_folder(args.dir, "DIR", "the dataset")
     for name in ("train_per_class", "val_per_class", "size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")

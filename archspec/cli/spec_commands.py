@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.errors import SpecError, UserError
+from archspec.text import plural
 
 
 def add_task_options(parser: argparse.ArgumentParser) -> None:
@@ -13,9 +14,12 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--task",
         choices=("domain", "category"),
-        help="bind num_classes to the task's class count (PACS: domain 4, category 7)",
+        help="bind num_classes to the task's class count (PACS: domain 4, category 7) "
+        "(default: unbound, so a spec that uses num_classes needs this or --num-classes)",
     )
-    group.add_argument("--num-classes", type=int, metavar="N", help="bind num_classes to N")
+    group.add_argument(
+        "--num-classes", type=int, metavar="N", help="bind num_classes to N (default: unbound)"
+    )
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +43,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "schema", help="write the JSON Schema of the spec format (for editor completion)"
     )
-    p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    p.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     p.set_defaults(handler=schema_command)
 
 
@@ -80,7 +84,7 @@ def validate_command(args: argparse.Namespace) -> int:
             print(e)
             continue
         sizes = ", ".join(
-            f"{section} {len(resolved.section_layers(section))} layers"
+            f"{section} {plural(len(resolved.section_layers(section)), 'layer')}"
             for section in resolved.spec.sections
         )
         unbound = num_classes is None and uses_num_classes(resolved.spec)
@@ -128,8 +132,18 @@ def schema_command(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
         return 0
-    from archspec.io import write_text_atomic
+    from archspec.io import nearest_existing, write_text_atomic
 
-    write_text_atomic(args.out, text)
+    if args.out.is_dir():
+        example = args.out / "archspec-spec.schema.json"
+        raise UserError(f"--out {args.out} is a directory; give a file name, e.g. {example}")
+    blocker = nearest_existing(args.out.parent)
+    if not blocker.is_dir():
+        raise UserError(f"--out {args.out} lies under {blocker}, which is a file, not a folder")
+    try:
+        write_text_atomic(args.out, text)
+    except OSError as e:  # a parent that is a file, a read-only folder, a full disk
+        where = f" ({e.filename})" if e.filename and str(e.filename) != str(args.out) else ""
+        raise UserError(f"cannot write --out {args.out}: {e.strerror or e}{where}") from None
     print(f"wrote {args.out}")
     return 0

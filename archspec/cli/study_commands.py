@@ -6,15 +6,17 @@ import argparse
 from pathlib import Path
 
 from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
+from archspec.io import check_writable_folder
+from archspec.text import plural
 
 
 def add_grid_options(parser: argparse.ArgumentParser) -> None:
     """How much of each layer's kernel grid a figure shows."""
     parser.add_argument(
-        "--max-in", type=int, default=12, metavar="N", help="input channels shown (rows; 12)"
+        "--max-in", type=int, default=12, metavar="N", help="input channels shown (rows)"
     )
     parser.add_argument(
-        "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns; 12)"
+        "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns)"
     )
 
 
@@ -39,7 +41,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         metavar="DIR",
-        help="where the PNGs go (default RUN_DIR/filters/; beside a checkpoint file: "
+        help="where the PNGs go (default: RUN_DIR/filters/; beside a checkpoint file: "
         "filters/ for best.pt, filters-<stem>/ otherwise)",
     )
     p.set_defaults(handler=visualize_command)
@@ -54,7 +56,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         metavar="DIR",
-        help="where comparison.md and the figures go (default compare-<A>-vs-<B>/ in the "
+        help="where comparison.md and the figures go (default: compare-<A>-vs-<B>/ in the "
         "folder holding RUN_A)",
     )
     add_grid_options(p)
@@ -70,7 +72,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         choices=TASK_CHOICES,
         default=list(TASK_CHOICES),
-        help="tasks to train each spec for (default: category domain)",
+        help="tasks to train each spec for",
     )
     add_training_options(p)
     p.add_argument(
@@ -78,7 +80,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("runs/sweep"),
         metavar="DIR",
-        help="runs go to DIR/<spec stem>-<task>/, the report to DIR/report.md (runs/sweep)",
+        help="runs go to DIR/<spec stem>-<task>/, the report to DIR/report.md",
     )
     p.set_defaults(handler=sweep_command)
 
@@ -86,6 +88,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def visualize_command(args: argparse.Namespace) -> int:
     from runner.visualize import parse_layer_names, visualize_run
 
+    if args.out is not None:
+        check_writable_folder(args.out, "--out", "the figures")
     result = visualize_run(
         args.run, args.out, parse_layer_names(args.layers), args.max_in, args.max_out
     )
@@ -100,6 +104,8 @@ def visualize_command(args: argparse.Namespace) -> int:
 def compare_command(args: argparse.Namespace) -> int:
     from runner.compare import compare_runs
 
+    if args.out is not None:
+        check_writable_folder(args.out, "--out", "the comparison")
     result = compare_runs(args.run_a, args.run_b, args.out, args.max_in, args.max_out)
     c = result.comparison
     print(f"A ({c.a.label}): {c.a.describe()}")
@@ -110,15 +116,22 @@ def compare_command(args: argparse.Namespace) -> int:
     print()
     print(c.reading())
     print()
-    print(f"wrote {result.markdown} and {len(result.figures)} figures")
+    print(f"wrote {result.markdown} and {plural(len(result.figures), 'figure')}")
     return 0
 
 
 def sweep_command(args: argparse.Namespace) -> int:
+    from archspec.cli.progress import show_progress
+    from runner.rundir import check_out_dir
     from runner.sweep import run_sweep
 
+    check_out_dir(args.out)  # before the data is read: decoding it can take minutes
     result = run_sweep(
-        args.specs, args.task, args.out, training_overrides(args), progress=not args.quiet
+        args.specs,
+        args.task,
+        args.out,
+        training_overrides(args),
+        progress=show_progress(args.quiet),
     )
     print(f"report: {result.report}")
     return 0

@@ -3,6 +3,7 @@
 from collections.abc import Collection
 from pathlib import Path
 
+from archspec.text import plural
 from runner.data.errors import DataError, bullet_list
 
 # Case-insensitive: cameras and Windows tools write .JPG as often as .jpg.
@@ -65,7 +66,9 @@ def read_tree(base: Path, *, skip: Collection[Path] = ()) -> Tree:
     if len(problems) == 1:
         raise DataError(problems[0])
     if problems:
-        raise DataError(f"found {len(problems)} problems in {base}:\n{bullet_list(problems)}")
+        raise DataError(
+            f"found {plural(len(problems), 'problem')} in {base}:\n{bullet_list(problems)}"
+        )
     return tree
 
 

@@ -15,6 +15,7 @@ from torchvision.io import ImageReadMode, decode_image, read_file
 from torchvision.transforms.v2 import functional as F
 from tqdm import tqdm
 
+from archspec.text import plural
 from runner.data.channels import image_mode
 from runner.data.errors import DataError, bullet_list
 
@@ -102,7 +103,7 @@ def decode_images(
     if problems and not skip_bad:
         listing = bullet_list([f"{paths[i]}: {problems[i]}" for i in sorted(problems)])
         raise DataError(
-            f"{len(problems)} images cannot be decoded:\n{listing}\n"
+            f"{plural(len(problems), 'image')} cannot be decoded:\n{listing}\n"
             "delete or replace them, or pass --skip-bad-images to train without them"
         )
     kept = tuple(i for i in range(len(paths)) if i not in problems)

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from archspec.text import plural
 from runner.data.errors import DataError, bullet_list
 from runner.data.folders import Tree, categories_of, is_hidden, visible_dirs
 
@@ -164,21 +165,24 @@ def read_split(files: dict[tuple[str, str], Path], image_root: Path, tree: Tree)
                     )
             listed[split].append(path)
     if problems:
+        verb = "names" if len(problems) == 1 else "name"
         raise DataError(
-            f"{len(problems)} lines of the PACS split files name no usable image:\n"
+            f"{plural(len(problems), 'line')} of the PACS split files {verb} no usable image:\n"
             f"{bullet_list(problems)}\n"
             "fix those lines, or remove all split files to hold out images instead"
         )
     warnings = []
     if disagreements:
         mapping = ", ".join(f"{i} {c}" for i, c in enumerate(categories, 1))
+        verb = "disagrees" if len(disagreements) == 1 else "disagree"
         warnings.append(
-            f"warning: {len(disagreements)} labels in the PACS split files disagree with the "
-            f"category folders (labels are {mapping}):\n{bullet_list(disagreements)}"
+            f"warning: {plural(len(disagreements), 'label')} in the PACS split files {verb} with "
+            f"the category folders (labels are {mapping}):\n{bullet_list(disagreements)}"
         )
     if duplicates:
         warnings.append(
-            f"warning: {len(duplicates)} lines of the PACS split files repeat an image:\n"
+            f"warning: {plural(len(duplicates), 'line')} of the PACS split files "
+            f"{'repeats' if len(duplicates) == 1 else 'repeat'} an image:\n"
             f"{bullet_list(duplicates)}"
         )
     return SplitLists(listed, warnings)

@@ -23,6 +23,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from archspec.text import plural
 from runner.data.errors import DataError
 from runner.data.folders import Tree, categories_of, image_files, read_tree, visible_dirs
 from runner.data.kfold import (
@@ -177,7 +178,9 @@ def _pacs_kfold(
     total = sum(len(paths) for categories in tree.values() for paths in categories.values())
     unused = total - len({s.path for s in train + val})
     if unused:
-        notes.append(f"{unused} images are in neither a train nor a crossval split file: unused")
+        notes.append(
+            f"{plural(unused, 'image')} in neither a train nor a crossval split file: unused"
+        )
     dataset = Dataset(
         root=root,
         layout="pacs-kfold",
@@ -282,9 +285,9 @@ def _hold_out(
         test = _by_folder([s for s in dataset.train + dataset.val if s.domain == domain])
         source = "every image of it"
     note = (
-        f"leave-one-domain-out: training on {', '.join(others)} ({len(train)} images), choosing "
-        f"the epoch on their validation images ({len(val)}); testing on {domain}: {source}, "
-        f"{len(test)} images, never used to choose"
+        f"leave-one-domain-out: training on {', '.join(others)} ({plural(len(train), 'image')}), "
+        f"choosing the epoch on their validation images ({len(val)}); testing on {domain}: "
+        f"{source}, {plural(len(test), 'image')}, never used to choose"
     )
     return replace(
         dataset,

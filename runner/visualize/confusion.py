@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from archspec.text import plural
 from runner.visualize.figures import new_figure, save_figure
 
 
@@ -52,5 +53,5 @@ def plot_confusion(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.colorbar(image, ax=ax, label="share of the true label's images", shrink=0.8)
-    ax.set_title(f"{title}\naccuracy {accuracy:.1%} of {total} images", fontsize=10)
+    ax.set_title(f"{title}\naccuracy {accuracy:.1%} of {plural(total, 'image')}", fontsize=10)
     return save_figure(fig, out)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archspec.errors import UserError
+from archspec.text import plural
 from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
 from runner.visualize.curves import METRICS_FILE, plot_curves
 from runner.visualize.draw import draw_grid, draw_mosaic, grid_image, mosaic_image, panel_size
@@ -51,7 +52,7 @@ def is_rgb_layer(layer: ConvLayer) -> bool:
 
 def rgb_caption(layer: ConvLayer) -> str:
     out, _, kh, kw = layer.weight.shape
-    return f"{layer.name} as RGB ({out} filters {kh}x{kw}, all shown)"
+    return f"{layer.name} as RGB ({plural(out, 'filter')} {kh}x{kw}, all shown)"
 
 
 def plot_layer_grid(

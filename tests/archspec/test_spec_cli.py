@@ -147,6 +147,24 @@ def test_schema_command_prints_the_committed_schema(cli, tmp_path) -> None:
     assert out.read_text(encoding="utf-8") == committed
 
 
+@pytest.mark.parametrize("where", ["under a file", "deeper under a file", "a directory"])
+def test_schema_out_that_cannot_be_a_file_is_refused(cli, tmp_path, where) -> None:
+    notes = tmp_path / "notes"
+    notes.write_text("notes")
+    out = {
+        "under a file": notes / "s.json",
+        "deeper under a file": notes / "x" / "s.json",
+        "a directory": tmp_path,
+    }[where]
+    result = cli("schema", "--out", out)
+    assert result.code == 2
+    assert f"--out {out}" in result.err
+    assert ("is a directory" if where == "a directory" else f"lies under {notes}") in result.err
+    assert "Traceback" not in result.err
+    assert notes.read_text() == "notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]  # no temporary file left
+
+
 @pytest.mark.parametrize("path", SHIPPED_SPECS, ids=lambda p: p.stem)
 def test_schema_accepts_the_shipped_specs(path, schema_validator) -> None:
     schema_validator.validate(yaml.safe_load(path.read_text(encoding="utf-8")))

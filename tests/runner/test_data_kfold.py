@@ -79,7 +79,7 @@ def test_label_disagreeing_with_folder_is_a_warning_and_the_folder_wins(tmp_path
     lines[1] = "photo/elephant/elephant_003.png 3"
     file.write_text("\n".join(lines))
     dataset = discover(tmp_path / "kfold")
-    warning = next(note for note in dataset.notes if note.startswith("warning: 1 labels"))
+    warning = next(note for note in dataset.notes if note.startswith("warning: 1 label in"))
     assert f"{file}:2: label 3 (giraffe) but the image is in elephant (2)" in warning
     assert "1 dog, 2 elephant, 3 giraffe" in warning
     image = tmp_path / "kfold" / "photo" / "elephant" / "elephant_003.png"
@@ -105,7 +105,7 @@ def test_duplicate_line_counts_once_with_a_warning(tmp_path, pacs):
         handle.write("photo/dog/dog_000.png 1\n")  # line 10 repeats line 1
     dataset = discover(tmp_path / "kfold")
     assert len(dataset.train) == 2 * 3 * 3
-    warning = next(n for n in dataset.notes if "repeat an image" in n)
+    warning = next(n for n in dataset.notes if "repeats an image" in n)
     assert f"{file}:10: photo/dog/dog_000.png repeats line 1" in warning
 
 

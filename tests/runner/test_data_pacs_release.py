@@ -68,8 +68,8 @@ def test_training_on_the_release_with_a_held_out_domain(pacs, tmp_path, capsys):
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
-    assert "warning: 1 labels in the PACS split files disagree" in out
-    assert "warning: 1 lines of the PACS split files repeat an image" in out
+    assert "warning: 1 label in the PACS split files disagrees" in out
+    assert "warning: 1 line of the PACS split files repeats an image" in out
     assert "sketch_test_kfold.txt" in out
     summary = json.loads(
         (tmp_path / "runs" / "small-category-holdout-sketch" / "summary.json").read_text()

@@ -19,10 +19,21 @@ def test_cpu_gets_no_mixed_precision_and_plain_layout() -> None:
     assert not needs_grad_scaler(cpu)
 
 
-def test_auto_picks_an_available_device() -> None:
-    device = pick_device("auto")
-    expected = "cuda" if torch.cuda.is_available() else device.type
-    assert device.type == expected and device.type in ("cuda", "mps", "cpu")
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"),
+    [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+)
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda: bool, mps: bool, expected: str):
+    # What the machine has is set here, so every branch runs on any machine, a CPU one included.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device("auto").type == expected
+
+
+def test_auto_picks_what_this_machine_really_has() -> None:
+    has_mps = torch.backends.mps.is_available()
+    expected = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    assert pick_device("auto").type == expected
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from torch import nn
 
 from archspec.cli import main
 from archspec.spec import load_spec
+from runner import predict as predict_module
 from runner.checkpoint import load_checkpoint
 from runner.model import seeded_model
 from tests.runner.helpers import write_checkpoint
@@ -132,23 +136,89 @@ def test_text_lists_top_label_then_top_k_aligned(
     assert len({line.index(line.split()[1], len(line.split()[0])) for line in lines}) == 1
 
 
-def test_a_corrupt_image_is_named(run_dir: Path, images: list[Path], tmp_path: Path, capsys):
+def test_a_corrupt_image_is_named_and_the_others_still_labelled(
+    run_dir: Path, images: list[Path], tmp_path: Path, capsys
+):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n but then nothing an image would hold")
     assert main(["predict", str(run_dir), str(images[0]), str(corrupt)]) == 2
     captured = capsys.readouterr()
-    assert str(corrupt) in captured.err
-    assert "cannot be decoded" in captured.err
+    assert "1 image of 2 was not labelled, cannot be decoded as an image" in captured.err
+    assert f"  {corrupt}" in captured.err
     assert "Traceback" not in captured.err
-    assert captured.out == ""
+    _, first, second = captured.out.splitlines()
+    assert first.split()[:2] == [str(images[0]), LABELS[0]]
+    assert second.split(maxsplit=1) == [str(corrupt), "cannot be decoded as an image"]
 
 
-def test_a_missing_image_is_named(run_dir: Path, tmp_path: Path, capsys) -> None:
+def test_a_missing_image_is_named(run_dir: Path, tmp_path: Path, write_png, capsys) -> None:
     missing = tmp_path / "nowhere.png"
-    assert main(["predict", str(run_dir), str(missing), str(tmp_path)]) == 2
+    empty = tmp_path / "empty"
+    (empty / ".hidden").mkdir(parents=True)
+    write_png(empty / ".hidden" / "x.png")  # hidden: not an image of the folder
+    (empty / "notes.txt").write_text("not an image")
+    assert main(["predict", str(run_dir), str(missing), str(empty)]) == 2
     err = capsys.readouterr().err
-    assert f"{missing}: no such file" in err
-    assert f"{tmp_path}: is a directory" in err
+    assert "2 paths of 2 cannot be used" in err
+    assert f"{missing}: no such file or folder" in err
+    assert f"{empty}: a folder with no image files" in err
+
+
+@pytest.fixture
+def folder(images: list[Path], tmp_path: Path) -> Path:
+    """images[0], [1] at the top, [2], [3] one level down; a note and a hidden file beside."""
+    root = tmp_path / "to-label"
+    (root / "more").mkdir(parents=True)
+    for i, image in enumerate(images):
+        shutil.copy(image, (root if i < 2 else root / "more") / image.name.upper())
+    (root / "notes.txt").write_text("not an image")
+    (root / "._art_painting.png").write_bytes(b"macOS resource fork")
+    return root
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_a_folder_stands_for_every_image_in_it(
+    run_dir: Path, folder: Path, expected: torch.Tensor, capsys
+) -> None:
+    assert main(["predict", str(run_dir), str(folder), "--csv"]) == 0
+    rows = read_csv(capsys.readouterr().out)
+    names = [LABELS[i].upper() + ".PNG" for i in range(4)]
+    wanted = [folder / names[0], folder / names[1], folder / "more" / names[2]]
+    wanted.append(folder / "more" / names[3])
+    assert [Path(r["image"]) for r in sorted(rows, key=lambda r: r["image"])] == sorted(wanted)
+    for row in rows:
+        i = names.index(Path(row["image"]).name)
+        assert row["label"] == LABELS[i]
+        assert float(row["probability"]) == pytest.approx(float(expected[i].max()), abs=1e-4)
+        assert row["error"] == ""
+
+
+def test_an_unreadable_file_in_a_folder_is_named_in_its_row_and_on_stderr(
+    run_dir: Path, folder: Path, capsys
+) -> None:
+    broken = folder / "more" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    assert main(["predict", str(run_dir), str(folder), "--csv"]) == 2
+    captured = capsys.readouterr()
+    rows = {Path(r["image"]): r for r in read_csv(captured.out)}
+    assert len(rows) == 5
+    assert rows[broken]["label"] == "" and rows[broken]["error"] == "cannot be decoded as an image"
+    assert all(r["label"] in LABELS for path, r in rows.items() if path != broken)
+    assert "1 image of 5 was not labelled" in captured.err and str(broken) in captured.err
+
+
+def test_predicting_a_folder_goes_chunk_by_chunk(
+    run_dir: Path, folder: Path, expected: torch.Tensor, monkeypatch, capsys
+) -> None:
+    monkeypatch.setattr(predict_module, "CHUNK", 3)  # 4 images: a chunk of 3, then one of 1
+    assert main(["predict", str(run_dir), str(folder), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["predictions"]
+    assert sorted(p["label"] for p in result) == sorted(LABELS)
+    for p in result:
+        assert p["label"] == Path(p["image"]).stem.lower()
 
 
 def test_a_run_directory_without_a_checkpoint(tmp_path: Path, images: list[Path], capsys):
