@@ -96,6 +96,9 @@ def recipe_of(config: Any) -> Recipe:
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """The fields a recipe file sets (validated, located errors); the others stay unset."""
+    path = Path(path)
+    if path.is_file() and _only_comments(path):
+        return {}  # an empty recipe: the study's, like no recipe at all
     doc = read_spec_file(path)
     if not isinstance(doc.data, Mapping):
         raise SpecError(
@@ -107,6 +110,14 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     except ValidationError as e:
         raise SpecError(doc.source, [_problem(doc, err) for err in e.errors()]) from None
     return recipe.model_dump(mode="json", include=set(doc.data))
+
+
+def _only_comments(path: Path) -> bool:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False  # read_spec_file says why
+    return all(not line.strip() or line.lstrip().startswith("#") for line in lines)
 
 
 def check_recipe(fields: Mapping[str, Any], source: str = "the training flags") -> Recipe:

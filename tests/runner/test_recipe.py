@@ -278,3 +278,11 @@ def test_bad_flags_are_named(spec_file, tmp_path, capsys):
     assert run_cli(spec_file, tmp_path, "--momentum", "0.9") == 2
     assert "momentum applies to optimizer sgd only" in capsys.readouterr().err
     assert not (tmp_path / "small-category").exists()
+
+
+def test_an_empty_recipe_is_the_study_recipe(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("# nothing changed yet\n")
+    given = overrides("--recipe", str(recipe))
+    config = TrainConfig(spec="s.yaml", task="category", **given)
+    assert recipe_of(config) == Recipe()
