@@ -96,11 +96,16 @@ def settings_line(runs: Sequence[SweepRun], base: Path) -> str:
     return "Training settings: " + ", ".join(parts) + "."
 
 
+def _column(run: SweepRun) -> str:
+    held = getattr(run, "holdout", None)
+    return f"{run.task} task" + (f", {held} held out" if held else "")
+
+
 def filters_table(
     spec_runs: Sequence[SweepRun], figures: dict[str, VisualizeResult], base: Path
 ) -> str:
     """One row per figure (layer), one column per task."""
-    header = "| Layer | " + " | ".join(f"{r.task} task" for r in spec_runs) + " |"
+    header = "| Layer | " + " | ".join(_column(r) for r in spec_runs) + " |"
     lines = [header, "|---|" + "---|" * len(spec_runs)]
     first = figures[spec_runs[0].name].figures
     for index, fig in enumerate(first):
