@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from archspec.origin import describe_line
+
 
 class UserError(Exception):
     """A mistake in what the user gave (a file, a flag, a folder): say what, where, and the fix."""
@@ -16,11 +18,11 @@ class Problem:
 
     message: str
     hint: str = ""
-    line: int | None = None  # 1-based line in the YAML file
+    line: int | None = None  # 1-based line in the YAML file; an Origin if elsewhere
     where: str = ""  # e.g. "features[3] Conv2d.kernel_size"
 
     def render(self) -> str:
-        place = ", ".join(p for p in (f"line {self.line}" if self.line else "", self.where) if p)
+        place = ", ".join(p for p in (describe_line(self.line), self.where) if p)
         text = f"{place}: {self.message}" if place else self.message
         return f"{text}\n    fix: {self.hint}" if self.hint else text
 

@@ -5,6 +5,7 @@ Only YAML's safe subset is accepted: a spec is data and can never construct Pyth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,9 @@ import yaml
 from archspec.errors import Problem, SpecError
 
 MAX_VALUES = 100_000  # far beyond any network spec, far below what would exhaust memory
+MAX_NESTING = 100  # levels of YAML nesting; a spec with deep blocks uses about 15
+# C0 controls but tab, newline and carriage return, and DEL: never part of a spec's text
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 Path_ = tuple[Any, ...]  # a location in the document: ("sections", "features", 3, "Conv2d")
 
 
@@ -52,8 +56,53 @@ def read_spec_file(path: str | Path) -> Document:
     return parse_spec_text(text, str(path))
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing nesting deeper than any spec needs before Python's own
+    recursion limit turns it into a crash."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                mark = self.peek_event().start_mark
+                raise _TooDeep(mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
+def _control_character(text: str, source: str) -> None:
+    """YAML refuses control characters with a traceback-like message; say where instead."""
+    match = CONTROL.search(text)
+    if match is None:
+        return
+    line = text.count("\n", 0, match.start()) + 1
+    column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    code = ord(match.group())
+    name = "a NUL byte" if code == 0 else f"the control character U+{code:04X}"
+    raise SpecError(
+        source,
+        [
+            Problem(
+                f"{name} at column {column}: a spec is plain text",
+                hint="delete it (an editor that shows invisible characters helps), or check "
+                "that this is the spec file and not a binary one",
+                line=line,
+            )
+        ],
+    )
+
+
 def parse_spec_text(text: str, source: str = "<spec>") -> Document:
-    loader = yaml.SafeLoader(text)
+    _control_character(text, source)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -74,6 +123,13 @@ def parse_spec_text(text: str, source: str = "<spec>") -> Document:
             )
         _index_lines(node, (), lines, problems)
         data = loader.construct_document(node)
+    except _TooDeep as e:
+        problem = Problem(
+            f"the YAML is nested more than {MAX_NESTING} levels deep",
+            hint="a spec nests a few levels (sections, blocks, layers); check the brackets",
+            line=e.line,
+        )
+        raise SpecError(source, [problem]) from None
     except yaml.constructor.ConstructorError as e:
         raise SpecError(source, [_tag_problem(e)]) from None
     except yaml.MarkedYAMLError as e:
@@ -95,6 +151,12 @@ def parse_spec_text(text: str, source: str = "<spec>") -> Document:
 
 def _tag_problem(e: yaml.constructor.ConstructorError) -> Problem:
     line = e.problem_mark.line + 1 if e.problem_mark else None
+    if e.problem and "unhashable key" in e.problem:  # `{[1, 2]: x}`: valid YAML, not Python
+        return Problem(
+            "a mapping key is a list or a mapping",
+            hint="write keys as plain names or numbers",
+            line=line,
+        )
     tag = e.problem.split("tag", 1)[-1].strip(" '") if e.problem else "?"
     tag = tag.replace("tag:yaml.org,2002:", "!!", 1)  # as written: !!python/object/apply:...
     return Problem(

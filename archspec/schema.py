@@ -6,6 +6,7 @@ YAML language server (VS Code's YAML extension, and others) follows.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Literal, Union
 
@@ -17,7 +18,21 @@ from archspec.spec import SpecHeader
 SCHEMA_FILENAME = "archspec-spec.schema.json"
 
 
+REPEAT = {
+    "repeat": (
+        int | None,
+        Field(None, ge=1, description="how many copies of this item (in a list of layers)"),
+    ),
+    "first": (
+        dict[str, Any] | None,
+        Field(None, description="fields that differ in the first copy, e.g. {stride: 2}"),
+    ),
+}
+
+
 def spec_json_schema() -> dict[str, Any]:
+    """Layers are checked field by field; inside blocks, where fields may be `$parameters`,
+    and in Residual/Parallel bodies, only the outline is (`archspec validate` checks all)."""
     layer_forms: list[Any] = []
     for name, schema in sorted(LAYER_KINDS.items()):
         wrapper = create_model(
@@ -25,23 +40,74 @@ def spec_json_schema() -> dict[str, Any]:
             __config__=ConfigDict(extra="forbid", title=name),
             __doc__=(schema.__doc__ or name).strip().splitlines()[0],
             **{name: (schema | None, ...)},
+            **REPEAT,
         )
         layer_forms.append(wrapper)
         if not any(f.is_required() for f in schema.model_fields.values()):
             layer_forms.append(Literal[name])  # a bare `- ReLU`
+    for name, doc in STRUCTURE_DOCS.items():
+        layer_forms.append(
+            create_model(
+                f"{name}Structure",
+                __config__=ConfigDict(extra="forbid", title=name),
+                __doc__=doc,
+                **{name: (Any, ...)},
+                **REPEAT,
+            )
+        )
     layer = Union[tuple(layer_forms)]  # noqa: UP007 (a runtime-built union)
+    group = list[layer] | dict[str, layer]
     document = create_model(
         "ArchspecSpec",
         __base__=SpecHeader,
         __doc__="An archspec network spec: a name, an input shape and named sections of layers.",
         sections=(
-            dict[str, list[layer]],
+            dict[str, group],
             Field(description=SpecHeader.model_fields["sections"].description),
         ),
     )
     schema = document.model_json_schema()
+    # A use of a block defined under `blocks:`: any class-style name that is not a layer kind.
+    taken = "|".join(sorted([*LAYER_KINDS, *STRUCTURE_DOCS, "repeat", "first"]))
+    block_use = {
+        "title": "block",
+        "description": "a block defined under blocks:, with its parameters",
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "repeat": {"type": "integer", "minimum": 1},
+            "first": {"type": "object"},
+        },
+        "patternProperties": {f"^(?!(?:{taken})$)[A-Z][A-Za-z0-9_]*$": {}},
+        "additionalProperties": False,
+    }
+    # Without `blocks:` a spec can use no block: then an unknown kind is an error, as it is to
+    # `archspec validate` (JSON Schema cannot read the block names a spec defines).
+    strict = copy.deepcopy(schema["properties"]["sections"])
+    schema["if"] = {"not": {"required": ["blocks"]}}
+    schema["then"] = {"properties": {"sections": strict}}
+    for items in _layer_unions(schema):
+        items.append(block_use)
+        items.append(
+            {"type": "string", "pattern": f"^(?!(?:{taken})$)[A-Z][A-Za-z0-9_]*$", "title": "block"}
+        )
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
+STRUCTURE_DOCS = {
+    "Residual": "out = after(body(x) + shortcut(x)); shortcut: auto, identity, or layers",
+    "Parallel": "branches on the same input, merged by concat or sum",
+    "Sequential": "a list or mapping of layers as one submodule",
+}
+
+
+def _layer_unions(schema: dict[str, Any]) -> list[list[Any]]:
+    """The anyOf lists of layer forms in a section's two shapes: a list, and a mapping."""
+    as_list, as_mapping = schema["properties"]["sections"]["additionalProperties"]["anyOf"]
+    return [as_list["items"]["anyOf"], as_mapping["additionalProperties"]["anyOf"]]
+
+
 def spec_json_schema_text() -> str:
-    return json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
+    from archspec.schema_variants import with_variants  # spec files may also be variants
+
+    return json.dumps(with_variants(spec_json_schema()), indent=2, sort_keys=True) + "\n"

@@ -1,23 +1,32 @@
-"""Shape inference: one fold over the layers, before any weight exists.
+"""Shape inference, receptive fields and cost: one walk over the layer tree, before any weight.
 
-Each layer kind computes its own output shape (next to its schema); this module only walks the
-sections in order, flattens where a spatial section meets a fully connected one, fills in the
-input sizes, and turns a failure into a message with the sizes along the way.
+Each layer kind computes its own output shape, parameter count and window (next to its schema);
+this module walks the tree in the order the model runs, flattens where a spatial section meets a
+fully connected one, decides each `shortcut: auto`, checks that branches can be merged, and turns
+a failure into a message located in the file with the sizes along the way.
+
+Receptive field and effective stride follow the usual recurrence along each axis:
+rf_out = rf_in + (kernel - 1) * dilation * stride_in, stride_out = stride_in * stride. Through
+parallel branches (and a residual's two paths) the larger receptive field is reported.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Union
 
 from archspec.errors import Problem, SpecError
-from archspec.layers import NUM_CLASSES, LayerSpec, Shape, ShapeError, format_shape
+from archspec.layers import LAYER_KINDS, NUM_CLASSES, LayerSpec, Shape, ShapeError, format_shape
 from archspec.spec import Spec
+from archspec.tree import Layer, Node, Parallel, Residual, Sequence, leaves
 
 # Class counts of the study's two tasks on PACS (4 domains, 7 object categories).
 TASK_NUM_CLASSES = {"domain": 4, "category": 7}
 # `archspec validate` with no task checks the structure with num_classes standing for this.
 PLACEHOLDER_NUM_CLASSES = 7
+INT64_LIMIT = 2**63  # sizes PyTorch can index; beyond it its 64-bit arithmetic overflows
+BYTES_PER_VALUE = 4  # float32
 
 
 @dataclass(frozen=True)
@@ -25,11 +34,17 @@ class ResolvedLayer:
     """A layer with every size known, and its name for humans (`Conv2d-1`, `ReLU-2`, ...)."""
 
     section: str
-    index: int  # position in its section
-    number: int  # 1-based position in the whole model
+    index: int  # position of the section's child that holds it
+    number: int  # 1-based position in the whole model, in the order it runs
     layer: LayerSpec
     in_shape: Shape
     out_shape: Shape
+    path: str = ""  # the module's name in the model: features.0, layer1.0.conv1
+    attr: str = ""  # its attribute name in its parent: 0, conv1
+    rf: tuple[int, int] | None = None  # receptive field (height, width) in input pixels
+    jump: tuple[int, int] | None = None  # effective stride: input pixels per output step
+    params: int = 0
+    mult_adds: int = 0
 
     @property
     def name(self) -> str:
@@ -37,18 +52,76 @@ class ResolvedLayer:
 
 
 @dataclass(frozen=True)
+class MergeRow:
+    """Where two paths meet: a residual sum, or a parallel concat/sum (a row in the table)."""
+
+    path: str
+    what: str  # "add", "concat", "sum"
+    note: str  # "shortcut identity", "shortcut auto: 1x1 conv stride 2 + BatchNorm2d"
+    out_shape: Shape
+    rf: tuple[int, int] | None
+    jump: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class RResidual:
+    name: str
+    body: RSequence
+    shortcut: RSequence | None  # None: identity
+    after: RSequence | None
+    class_name: str | None
+    auto: str  # what `shortcut: auto` chose, for the printout ("" when written out)
+
+
+@dataclass(frozen=True)
+class RParallel:
+    name: str
+    branches: tuple[RSequence, ...]
+    merge: str
+    class_name: str | None
+
+
+@dataclass(frozen=True)
+class RSequence:
+    name: str
+    children: tuple[RNode, ...]
+    class_name: str | None
+    numbered: bool
+
+
+RNode = Union[ResolvedLayer, RSequence, RResidual, RParallel]  # noqa: UP007
+
+
+@dataclass(frozen=True)
 class ResolvedSpec:
     spec: Spec
     num_classes: int
-    layers: tuple[ResolvedLayer, ...]
+    layers: tuple[ResolvedLayer, ...]  # in the order they run (a shared module appears twice)
     flatten_before: tuple[str, ...]  # sections whose input the model flattens first
+    sections: dict[str, RSequence] = field(default_factory=dict)
+    rows: tuple[ResolvedLayer | MergeRow, ...] = ()
+    final_shape: Shape = ()  # the model's output (after a last merge, if any)
 
     @property
     def output_shape(self) -> Shape:
-        return self.layers[-1].out_shape
+        return self.final_shape or self.layers[-1].out_shape
 
     def section_layers(self, section: str) -> tuple[ResolvedLayer, ...]:
         return tuple(r for r in self.layers if r.section == section)
+
+    @property
+    def total_params(self) -> int:
+        """Parameters of the model (a module used twice counts once)."""
+        return sum({r.path: r.params for r in self.layers}.values())
+
+    @property
+    def total_mult_adds(self) -> int:
+        return sum(r.mult_adds for r in self.layers)
+
+    @property
+    def activation_bytes(self) -> int:
+        """float32 bytes of every layer's output for one image: what backward keeps."""
+        return BYTES_PER_VALUE * sum(math.prod(r.out_shape) for r in self.layers)
 
 
 def num_classes_for(task: str | None = None, num_classes: int | None = None) -> int | None:
@@ -62,77 +135,310 @@ def uses_num_classes(spec: Spec) -> bool:
     return bool(_num_classes_fields(spec))
 
 
-def _num_classes_fields(spec: Spec) -> list[tuple[str, int, LayerSpec, str]]:
-    """(section, index, layer, field) of every field written as the symbol num_classes."""
+def _num_classes_fields(spec: Spec) -> list[tuple[Layer, str]]:
+    """(layer, field) of every field written as the symbol num_classes."""
     return [
-        (section, index, layer, field)
-        for section, layers in spec.sections.items()
-        for index, layer in enumerate(layers)
-        for field, value in layer.model_dump().items()
+        (leaf, name)
+        for section in spec.sections.values()
+        for leaf in leaves(section)
+        for name, value in leaf.spec.model_dump().items()
         if value == NUM_CLASSES
     ]
 
 
+class _Stop(Exception):
+    """Inference cannot go on; the problem is recorded."""
+
+
+@dataclass(frozen=True)
+class _At:
+    """What flows between layers: the shape, receptive field and effective stride."""
+
+    shape: Shape
+    rf: tuple[int, int] | None
+    jump: tuple[int, int] | None
+
+
+class _Resolver:
+    def __init__(self, spec: Spec, num_classes: int):
+        self.spec, self.num_classes = spec, num_classes
+        self.number = 0
+        self.layers: list[ResolvedLayer] = []
+        self.rows: list[ResolvedLayer | MergeRow] = []
+        self.trace: list[str] = [f"input {format_shape(spec.input_shape)}"]
+        self.section, self.index = "", 0
+        self.soft: list[Problem] = []  # problems after which inference can still go on
+
+    def fail(self, message: str, src: tuple, where: str, hint: str = "", via: str = "") -> None:
+        via = f" (in {via})" if via else ""
+        problem = Problem(message + via, hint=hint, line=self.spec.line_of(*src), where=where)
+        raise SpecError(self.spec.source, [*self.soft, problem])
+
+    def sequence(self, node: Sequence, at: _At, path: str, top: bool = False) -> tuple:
+        children = []
+        for i, child in enumerate(node.children):
+            if top:
+                self.index = i
+            resolved, at = self.node(child, at, _join(path, child.name))
+            children.append(resolved)
+        return RSequence(node.name, tuple(children), node.class_name, node.numbered), at
+
+    def node(self, node: Node, at: _At, path: str) -> tuple:
+        if isinstance(node, Layer):
+            return self.layer(node, at, path)
+        if isinstance(node, Sequence):
+            return self.sequence(node, at, path)
+        if isinstance(node, Residual):
+            return self.residual(node, at, path)
+        return self.parallel(node, at, path)
+
+    def layer(self, node: Layer, at: _At, path: str) -> tuple:
+        layer, shape = node.spec, at.shape
+        self.number += 1
+        where = f"{node.label or path} {layer.kind()}-{self.number}"
+        try:
+            _check_input(layer, shape)
+            out = layer.output_shape(shape, self.num_classes)
+            if math.prod(out) >= INT64_LIMIT:
+                raise ShapeError(
+                    f"the output {format_shape(out)} has {math.prod(out):,} values, beyond what "
+                    "64-bit sizes can hold",
+                    hint="use a much smaller input_shape or downsample before flattening",
+                )
+            params = layer.param_count(shape, self.num_classes)
+            if params >= INT64_LIMIT:
+                raise ShapeError(
+                    f"{params:,} parameters in one layer, beyond what 64-bit sizes can hold",
+                    hint="make the layer smaller (flatten a smaller map, fewer features)",
+                )
+        except ShapeError as e:
+            src = (*node.src, e.field) if e.field else node.src
+            self.fail(
+                f"{e} (input {format_shape(shape)}); sizes along the way: "
+                + " -> ".join(self.trace[-12:]),
+                src,
+                f"{where}.{e.field}" if e.field else where,
+                e.hint,
+                node.via,
+            )
+        field_name = layer.in_size_field
+        written = getattr(layer, field_name) if field_name else None
+        if written is not None and written != shape[0]:  # reported, and inference goes on
+            self.soft.append(
+                Problem(
+                    f"{field_name} is written as {written} but the input has {shape[0]} "
+                    f"(input {format_shape(shape)})",
+                    hint=f"remove {field_name}: it is inferred",
+                    line=self.spec.line_of(*node.src, field_name),
+                    where=f"{where}.{field_name}",
+                )
+            )
+        rf, jump = _window_step(layer, at, out)
+        resolved = ResolvedLayer(
+            self.section,
+            self.index,
+            self.number,
+            layer,
+            shape,
+            out,
+            path,
+            node.name,
+            rf,
+            jump,
+            params,
+            layer.mult_adds(shape, out, self.num_classes),
+        )
+        self.layers.append(resolved)
+        self.rows.append(resolved)
+        if out != shape:
+            self.trace.append(f"{layer.kind()}-{self.number} {format_shape(out)}")
+        return resolved, _At(out, rf, jump)
+
+    def residual(self, node: Residual, at: _At, path: str) -> tuple:
+        body, out = self.sequence(node.body, at, path)
+        auto, shortcut_node = "", node.shortcut
+        if node.shortcut == "auto":
+            shortcut_node, auto = self.projection(node, at.shape, out.shape, path)
+        if isinstance(shortcut_node, Sequence):
+            shortcut, side = self.sequence(shortcut_node, at, _join(path, "downsample"))
+            if side.shape != out.shape:
+                self.fail(
+                    f"the shortcut gives {format_shape(side.shape)} but the body gives "
+                    f"{format_shape(out.shape)}; a residual adds them, so they must agree",
+                    (*node.src, "shortcut"),
+                    node.label,
+                    "change the shortcut's layers, or write shortcut: auto",
+                    node.via,
+                )
+            note = f"shortcut auto: {auto}" if auto else "shortcut as written"
+        else:
+            shortcut, side = None, at
+            if at.shape != out.shape:
+                self.fail(
+                    f"an identity shortcut cannot add the input {format_shape(at.shape)} to the "
+                    f"body's output {format_shape(out.shape)}",
+                    (*node.src, "shortcut"),
+                    node.label,
+                    "write shortcut: auto (a 1x1 conv projection) or the shortcut's layers",
+                    node.via,
+                )
+            note = "shortcut auto: identity" if node.shortcut == "auto" else "shortcut identity"
+        merged = _At(out.shape, _larger(out.rf, side.rf), _larger(out.jump, side.jump))
+        self.rows.append(MergeRow(path, "add", note, merged.shape, merged.rf, merged.jump))
+        after = None
+        if node.after is not None:
+            after, merged = self.sequence(node.after, merged, path)
+        return RResidual(node.name, body, shortcut, after, node.class_name, auto or ""), merged
+
+    def projection(
+        self, node: Residual, shape: Shape, out: Shape, path: str
+    ) -> tuple[Sequence | str, str]:
+        """`shortcut: auto`: identity, or a 1x1 conv with the stride that maps `shape` to `out`
+        (and BatchNorm2d when the body uses it), as torchvision's ResNet downsamples."""
+        if shape == out:
+            return "identity", ""
+        stride = _projection_stride(shape, out)
+        if stride is None:
+            self.fail(
+                f"the shortcut cannot be inferred: the body maps {format_shape(shape)} to "
+                f"{format_shape(out)}, and no 1x1 convolution with a stride does that",
+                (*node.src, "shortcut"),
+                node.label,
+                "write the shortcut's layers out (shortcut: [...]) or change the body",
+                node.via,
+            )
+        batch_norm = any(leaf.spec.kind() == "BatchNorm2d" for leaf in leaves(node.body))
+        conv = LAYER_KINDS["Conv2d"].model_validate(
+            {"out_channels": out[0], "kernel_size": 1, "stride": stride, "bias": not batch_norm}
+        )
+        children: list[Node] = [Layer("0", conv, node.src, node.via)]
+        if batch_norm:
+            children.append(Layer("1", LAYER_KINDS["BatchNorm2d"](), node.src, node.via))
+        what = f"1x1 conv stride {stride}" + (" + BatchNorm2d" if batch_norm else "")
+        return Sequence("downsample", tuple(children), None, True, node.src, node.via), what
+
+    def parallel(self, node: Parallel, at: _At, path: str) -> tuple:
+        branches, ends = [], []
+        for branch in node.branches:
+            resolved, end = self.sequence(branch, at, _join(path, branch.name))
+            branches.append(resolved)
+            ends.append(end)
+        shapes = [end.shape for end in ends]
+        listed = ", ".join(
+            f"{b.name} {format_shape(s)}" for b, s in zip(node.branches, shapes, strict=True)
+        )
+        if node.merge == "concat":
+            ok = all(len(s) == len(shapes[0]) and s[1:] == shapes[0][1:] for s in shapes)
+            out = (sum(s[0] for s in shapes), *shapes[0][1:]) if ok else None
+            need = "the same size in every dimension but the channels"
+        else:
+            ok = all(s == shapes[0] for s in shapes)
+            out = shapes[0] if ok else None
+            need = "the same shape"
+        if out is None:
+            self.fail(
+                f"the branches cannot be merged by {node.merge}: {listed} ({node.merge} needs "
+                f"{need})",
+                node.src,
+                node.label,
+                "change the branches' strides, padding or channels so that they agree",
+                node.via,
+            )
+        rf, jump = ends[0].rf, ends[0].jump
+        for end in ends[1:]:
+            rf, jump = _larger(rf, end.rf), _larger(jump, end.jump)
+        self.rows.append(MergeRow(path, node.merge, listed, out, rf, jump))
+        merged = RParallel(node.name, tuple(branches), node.merge, node.class_name)
+        return merged, _At(out, rf, jump)
+
+
 def resolve(spec: Spec, num_classes: int | None, *, allow_unbound: bool = False) -> ResolvedSpec:
-    """Infer every layer's input and output shape; raise SpecError listing what does not fit."""
-    problems: list[Problem] = []
+    """Infer every layer's shapes, receptive field and cost; raise SpecError at the first
+    layer that does not fit."""
     if num_classes is None:
         users = _num_classes_fields(spec)
         if users and not allow_unbound:
-            section, index, layer, field = users[0]
-            problems.append(
-                Problem(
-                    f"{field} is num_classes but no task or class count was given",
-                    hint="pass --task domain|category or --num-classes N",
-                    line=spec.line_of("sections", section, index, layer.kind(), field),
-                    where=f"{section}[{index}] {layer.kind()}.{field}",
-                )
+            leaf, name = users[0]
+            problem = Problem(
+                f"{name} is num_classes but no task or class count was given",
+                hint="pass --task domain|category or --num-classes N",
+                line=spec.line_of(*leaf.src, name),
+                where=f"{leaf.label} {leaf.spec.kind()}.{name}",
             )
-            raise SpecError(spec.source, problems)
+            raise SpecError(spec.source, [problem])
         num_classes = PLACEHOLDER_NUM_CLASSES
-    shape: Shape = spec.input_shape
-    trace = [f"input {format_shape(shape)}"]
-    resolved: list[ResolvedLayer] = []
+    resolver = _Resolver(spec, num_classes)
+    at = _At(spec.input_shape, (1, 1), (1, 1))
     flatten_before: list[str] = []
-    number = 0
-    for section, layers in spec.sections.items():
-        if len(shape) == 3 and _wants_flat(layers):
-            flatten_before.append(section)
-            shape = (math.prod(shape),)
-            trace.append(f"flatten {format_shape(shape)}")
-        for index, layer in enumerate(layers):
-            number += 1
-            where = f"{section}[{index}] {layer.kind()}-{number}"
-            try:
-                _check_input(layer, shape)
-                out = layer.output_shape(shape, num_classes)
-            except ShapeError as e:
-                problems.append(
-                    Problem(
-                        f"{e} (input {format_shape(shape)}); sizes along the way: "
-                        + " -> ".join(trace),
-                        hint=e.hint,
-                        line=spec.line_of("sections", section, index, layer.kind(), e.field),
-                        where=f"{where}.{e.field}" if e.field else where,
-                    )
+    sections: dict[str, RSequence] = {}
+    for name, section in spec.sections.items():
+        resolver.section = name
+        if len(at.shape) == 3 and _wants_flat(section):
+            flatten_before.append(name)
+            at = _At((math.prod(at.shape),), None, None)
+            resolver.trace.append(f"flatten {format_shape(at.shape)}")
+            if at.shape[0] >= INT64_LIMIT:
+                resolver.fail(
+                    f"flattening gives {at.shape[0]:,} features, beyond what 64-bit sizes hold",
+                    ("sections", name),
+                    f"section {name}",
+                    "use a much smaller input_shape or downsample before flattening",
                 )
-                raise SpecError(spec.source, problems) from None
-            line = spec.line_of("sections", section, index, layer.kind(), layer.in_size_field)
-            problems.extend(_check_written_in_size(layer, shape, where, line))
-            resolved.append(ResolvedLayer(section, index, number, layer, shape, out))
-            if out != shape:
-                trace.append(f"{layer.kind()}-{number} {format_shape(out)}")
-            shape = out
-    if problems:
-        raise SpecError(spec.source, problems)
-    return ResolvedSpec(spec, num_classes, tuple(resolved), tuple(flatten_before))
+        sections[name], at = resolver.sequence(section, at, name, top=True)
+    if resolver.soft:
+        raise SpecError(spec.source, resolver.soft)
+    return ResolvedSpec(
+        spec,
+        num_classes,
+        tuple(resolver.layers),
+        tuple(flatten_before),
+        sections,
+        tuple(resolver.rows),
+        at.shape,
+    )
 
 
-def _wants_flat(layers: tuple[LayerSpec, ...]) -> bool:
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _larger(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
+    if a is None or b is None:
+        return a or b
+    return (max(a[0], b[0]), max(a[1], b[1]))
+
+
+def _window_step(layer: LayerSpec, at: _At, out: Shape) -> tuple:
+    if len(out) != 3 or at.rf is None or at.jump is None:
+        return None, None  # flat: every feature sees the whole input
+    window = layer.window(at.shape)
+    if window is None:
+        return at.rf, at.jump
+    kernel, stride, dilation = window
+    rf = tuple(
+        r + (k - 1) * d * j for r, k, d, j in zip(at.rf, kernel, dilation, at.jump, strict=True)
+    )
+    jump = tuple(j * s for j, s in zip(at.jump, stride, strict=True))
+    return rf, jump
+
+
+def _projection_stride(shape: Shape, out: Shape) -> int | None:
+    if len(shape) != 3 or len(out) != 3:
+        return None
+    size, o = shape[1], out[1]
+    low = max(1, (size - 1) // o) if o > 1 else size
+    high = (size - 1) // (o - 1) + 1 if o > 1 else size
+    for stride in range(low, min(high, low + 1000) + 1):  # the strides that could give `o`
+        if all((size - 1) // stride + 1 == o for size, o in zip(shape[1:], out[1:], strict=True)):
+            return stride
+    return None
+
+
+def _wants_flat(section: Sequence) -> bool:
     """A section wants a flat input if its first shape-sensitive layer is fully connected."""
-    for layer in layers:
-        if layer.accepts != "any":
-            return layer.accepts == "flat"
+    for leaf in leaves(section):
+        if leaf.spec.accepts != "any":
+            return leaf.spec.accepts == "flat"
     return False
 
 
@@ -149,22 +455,3 @@ def _check_input(layer: LayerSpec, shape: Shape) -> None:
             f"{kind} needs a (channels, height, width) input but gets a flat one",
             hint=f"move {kind} before the flatten (into the spatial section)",
         )
-
-
-def _check_written_in_size(
-    layer: LayerSpec, shape: Shape, where: str, line: int | None
-) -> list[Problem]:
-    """An in-size written by hand is documentation; it must agree with the inferred one."""
-    field = layer.in_size_field
-    written = getattr(layer, field) if field else None
-    if written is None or written == shape[0]:
-        return []
-    return [
-        Problem(
-            f"{field} is written as {written} but the input has {shape[0]} "
-            f"(input {format_shape(shape)})",
-            hint=f"remove {field}: it is inferred",
-            line=line,
-            where=f"{where}.{field}",
-        )
-    ]

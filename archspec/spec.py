@@ -1,6 +1,6 @@
 """The spec: a named network of sections, each an ordered list of layers, validated as plain data.
 
-A spec file looks like
+A spec file looks like (blocks, repeats and parameters: see expand.py)
 
     name: AlexNet                 # the class name printed for the model
     input_shape: [3, 227, 227]    # (C, H, W), the default
@@ -16,20 +16,22 @@ Every problem in a file is collected and reported at once (see `SpecError`).
 
 from __future__ import annotations
 
+import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from torch import nn
 
+from archspec.compose import compose
 from archspec.errors import Problem, SpecError
-from archspec.layers import LAYER_KINDS, LayerSpec, suggest_kind
+from archspec.expand import expand
 from archspec.layers.base import PositiveInt
 from archspec.loader import Document, find_line, parse_spec_text, read_spec_file
+from archspec.tree import Sequence
+from archspec.validate import as_yaml
 
 DEFAULT_INPUT_SHAPE = (3, 227, 227)  # the study's AlexNet input
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -45,19 +47,26 @@ class SpecHeader(BaseModel):
         DEFAULT_INPUT_SHAPE, description="(channels, height, width) of one input image"
     )
     description: str = Field("", description="free text: what this variant is")
-    sections: dict[str, list[Any]] = Field(
-        description="named sections in order (features, classifier, ...), each a list of layers"
+    blocks: dict[str, Any] = Field(
+        default_factory=dict,
+        description="reusable blocks: name -> {params, layers | Residual | Parallel}",
+    )
+    sections: dict[str, list[Any] | dict[str, Any]] = Field(
+        description="named sections in order (features, classifier, ...), each a list of layers "
+        "or a mapping of named layers"
     )
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated spec: plain data, no torch objects."""
+    """A validated spec: plain data, no torch objects. `sections` are the expanded trees."""
 
     name: str
-    sections: dict[str, tuple[LayerSpec, ...]]
+    sections: dict[str, Sequence]
     input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE
     description: str = ""
+    # The document as written (blocks and repeats unexpanded), for to_data.
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     source: str = field(default="<spec>", compare=False)
     # Where each value sits in the file, e.g. ("sections", "features", 3) -> 12; for messages.
     lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
@@ -70,19 +79,20 @@ class Spec:
         data: dict[str, Any] = {"name": self.name, "input_shape": list(self.input_shape)}
         if self.description:
             data["description"] = self.description
-        data["sections"] = {
-            name: [layer.to_data() for layer in layers] for name, layers in self.sections.items()
-        }
+        for key in ("blocks", "sections"):
+            if key in self.data:
+                data[key] = copy.deepcopy(self.data[key])
         return data
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read, parse and validate a spec file; raise SpecError listing every problem."""
-    return parse_spec(read_spec_file(path))
+def load_spec(path: str | Path, sets: Iterable[str] = ()) -> Spec:
+    """Read, compose (extends, overrides, `--set PATH=VALUE`s) and validate a spec file; raise
+    SpecError listing every problem."""
+    return parse_spec(compose(read_spec_file(path), sets))
 
 
 def spec_from_text(text: str, source: str = "<spec>") -> Spec:
-    return parse_spec(parse_spec_text(text, source))
+    return parse_spec(compose(parse_spec_text(text, source)))
 
 
 def spec_from_data(data: Any, source: str = "<spec>") -> Spec:
@@ -91,6 +101,8 @@ def spec_from_data(data: Any, source: str = "<spec>") -> Spec:
 
 
 def parse_spec(doc: Document) -> Spec:
+    """One composed document (extends, overrides and --set already applied) -> Spec: expand
+    blocks, repeats and parameters, and validate every layer; SpecError lists every problem."""
     problems: list[Problem] = []
     if not isinstance(doc.data, Mapping):
         raise SpecError(
@@ -99,20 +111,15 @@ def parse_spec(doc: Document) -> Spec:
         )
     header = _validate_header(doc, problems)
     raw_sections = doc.data.get("sections")
-    sections: dict[str, tuple[LayerSpec, ...]] = {}
-    if isinstance(raw_sections, Mapping):
-        if not raw_sections:
-            problems.append(
-                Problem(
-                    "sections is empty",
-                    hint="add at least one section, e.g. features: [...]",
-                    line=doc.line_of(("sections",)),
-                )
+    if isinstance(raw_sections, Mapping) and not raw_sections:
+        problems.append(
+            Problem(
+                "sections is empty",
+                hint="add at least one section, e.g. features: [...]",
+                line=doc.line_of(("sections",)),
             )
-        for name, items in raw_sections.items():
-            layers = _parse_section(doc, str(name), items, problems)
-            if layers is not None:
-                sections[str(name)] = layers
+        )
+    sections = expand(doc, problems)
     if problems or header is None:
         raise SpecError(doc.source, problems)
     return Spec(
@@ -120,6 +127,7 @@ def parse_spec(doc: Document) -> Spec:
         input_shape=header.input_shape,
         description=header.description,
         sections=sections,
+        data=doc.data,
         source=doc.source,
         lines=doc.lines,
     )
@@ -131,8 +139,8 @@ def _validate_header(doc: Document, problems: list[Problem]) -> SpecHeader | Non
     except ValidationError as e:
         for err in e.errors():
             loc = err["loc"]
-            if loc[:1] == ("sections",) and len(loc) > 1:
-                continue  # layers are reported by _parse_section, with better messages
+            if loc[:1] in (("sections",), ("blocks",)) and len(loc) > 1:
+                continue  # layers and blocks are reported by expand, with better messages
             problems.append(_header_problem(doc, err))
         return None
 
@@ -176,157 +184,3 @@ def _input_of(doc: Document, path: tuple) -> Any:
     for key in path:
         value = value[key]
     return value
-
-
-def _parse_section(
-    doc: Document, name: str, items: Any, problems: list[Problem]
-) -> tuple[LayerSpec, ...] | None:
-    path = ("sections", name)
-    line = doc.line_of(path)
-    if not name.isidentifier() or hasattr(nn.Module, name):
-        problems.append(
-            Problem(
-                f"'{name}' cannot name a section: it must be an identifier that is not already "
-                "an attribute of torch.nn.Module",
-                hint="use a name such as features, classifier, head",
-                line=line,
-                where=f"section {name}",
-            )
-        )
-    if not isinstance(items, list):
-        problems.append(
-            Problem(
-                f"section {name} must be a list of layers",
-                hint="write each layer on its own line starting with '- '",
-                line=line,
-            )
-        )
-        return None
-    if not items:
-        problems.append(
-            Problem(
-                f"section {name} is empty",
-                hint="add layers to it or remove the section",
-                line=line,
-                where=f"section {name}",
-            )
-        )
-        return None
-    layers = [_parse_layer(doc, name, i, item, problems) for i, item in enumerate(items)]
-    if any(layer is None for layer in layers):
-        return None
-    return tuple(layers)  # type: ignore[arg-type]
-
-
-def _parse_layer(
-    doc: Document, section: str, index: int, item: Any, problems: list[Problem]
-) -> LayerSpec | None:
-    path = ("sections", section, index)
-    where = f"{section}[{index}]"
-    if isinstance(item, str):
-        kind, fields = item, {}
-    elif isinstance(item, Mapping) and len(item) == 1:
-        kind, fields = next(iter(item.items()))
-        fields = {} if fields is None else fields
-    else:
-        problems.append(
-            Problem(
-                "a layer is written as `Kind: {field: value}` or as a bare `Kind`, "
-                f"got {as_yaml(item)}",
-                hint="e.g. - Conv2d: {out_channels: 64, kernel_size: 3}",
-                line=doc.line_of(path),
-                where=where,
-            )
-        )
-        return None
-    kind = str(kind)
-    schema = LAYER_KINDS.get(kind)
-    if schema is None:
-        guess = suggest_kind(kind)
-        hint = f"did you mean {guess}?" if guess else "run `archspec layers` to list them"
-        problems.append(
-            Problem(f"unknown layer kind '{kind}'", hint=hint, line=doc.line_of(path), where=where)
-        )
-        return None
-    where = f"{where} {kind}"
-    if not isinstance(fields, Mapping):
-        problems.append(
-            Problem(
-                f"the fields of {kind} must be a mapping, got {as_yaml(fields)}",
-                hint=f"e.g. - {kind}: {as_yaml(schema.example)}",
-                line=doc.line_of(path),
-                where=where,
-            )
-        )
-        return None
-    try:
-        return schema.model_validate(dict(fields))
-    except ValidationError as e:
-        problems.extend(_field_problems(doc, schema, e, (*path, kind), where))
-        return None
-
-
-def _field_problems(
-    doc: Document, schema: type[LayerSpec], error: ValidationError, path: tuple, where: str
-) -> list[Problem]:
-    """One problem per field: a union type fails once per branch, which says nothing useful."""
-    by_field: dict[str, list[Any]] = {}
-    for err in error.errors():
-        by_field.setdefault(str(err["loc"][0]) if err["loc"] else "", []).append(err)
-    problems = []
-    known = list(schema.model_fields)
-    for name, errs in by_field.items():
-        line = doc.line_of((*path, name))
-        first = errs[0]
-        if first["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"{schema.kind()} takes {known}"
-            problems.append(Problem(f"unknown field '{name}'", hint=hint, line=line, where=where))
-            continue
-        if first["type"] == "missing":
-            problems.append(
-                Problem(
-                    f"missing required field '{name}'",
-                    hint=f"e.g. {schema.kind()}: {as_yaml(schema.example)}",
-                    line=line,
-                    where=where,
-                )
-            )
-            continue
-        info = schema.model_fields[name]
-        expected = info.description or _plain_message(first)
-        if len(errs) == 1 and first["type"] not in ("int_type", "bool_type", "float_type"):
-            expected = _plain_message(first)
-        problems.append(
-            Problem(
-                f"{name} must be {expected}, got {as_yaml(first['input'])}",
-                hint=f"fix {name} (e.g. {schema.kind()}: {as_yaml(schema.example)})",
-                line=line,
-                where=f"{where}.{name}",
-            )
-        )
-    return problems
-
-
-def _plain_message(err: Any) -> str:
-    """Pydantic's message, reworded to read after 'must be'."""
-    messages = {
-        "int_type": "an integer",
-        "bool_type": "true or false",
-        "float_type": "a number",
-        "string_type": "a string",
-        "greater_than": f"greater than {err.get('ctx', {}).get('gt')}",
-        "greater_than_equal": f"at least {err.get('ctx', {}).get('ge')}",
-        "less_than_equal": f"at most {err.get('ctx', {}).get('le')}",
-        "literal_error": f"one of {err.get('ctx', {}).get('expected')}",
-    }
-    return messages.get(err["type"], err["msg"][0].lower() + err["msg"][1:])
-
-
-def as_yaml(value: Any) -> str:
-    """A value as the user would write it in the spec: `true`, `'3'`, `{kernel_size: 3}`."""
-    try:
-        text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1_000)
-    except yaml.YAMLError:
-        return repr(value)
-    return text.strip().removesuffix("...").strip()

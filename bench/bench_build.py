@@ -14,6 +14,9 @@ Measured on this machine, in one run:
       AlexNet against the hand-written one in tests/archspec/hand_written.py, measured in
       interleaved rounds (A B B A ...) so that drift of the machine hits both alike; the
       ratio is given by wall clock and by CPU time (steadier on a machine shared with others).
+  (f) `archspec build` itself (printout and table, no weights allocated) on alexnet.yaml and
+      resnet18.yaml: peak memory of the process against `python -c "import torch"`, and wall
+      time beyond `import torch` (targets: within 50 MB, under 0.3 s).
 (a)-(d) are medians over fresh interpreters (cold, as a user's `archspec build` runs); (b) and
 (c) are also given warm (repeated in this process).
 """
@@ -56,6 +59,45 @@ t4 = time.perf_counter()
 print(json.dumps({"import_torch": t1 - t0, "import_archspec": t2 - t1, "infer": t3 - t2,
                   "build": t4 - t3, "beyond_torch": t4 - t1}))
 """
+
+
+# Runs in a fresh interpreter: `import torch` alone, or then `archspec build SPEC`; reports the
+# process's peak resident memory and the seconds after `import torch`.
+BUILD_CHILD = r"""
+import contextlib, io, json, resource, sys, time
+import torch
+start, cpu = time.perf_counter(), time.process_time()
+if len(sys.argv) > 1:
+    from archspec.cli import main
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["build", sys.argv[1], "--num-classes", "1000"])
+    assert code == 0
+seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak_kb / 1024}))
+"""
+BUILD_SPECS = ("alexnet.yaml", "resnet18.yaml")
+
+
+def build_command_cost(runs: int) -> dict[str, dict[str, float]]:
+    """Median peak memory (MB) and seconds beyond `import torch` of `archspec build` per spec,
+    and of `import torch` alone ("torch")."""
+    results: dict[str, dict[str, float]] = {}
+    for name in ("torch", *BUILD_SPECS):
+        args = [] if name == "torch" else [str(REPO / "architectures" / name)]
+        samples: dict[str, list[float]] = {"seconds": [], "cpu_seconds": [], "peak_mb": []}
+        for _ in range(runs):
+            out = subprocess.run(
+                [sys.executable, "-c", BUILD_CHILD, *args],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            for key, value in json.loads(out).items():
+                samples[key].append(value)
+        results[name] = {key: statistics.median(values) for key, values in samples.items()}
+    return results
 
 
 def progress(message: str) -> None:
@@ -167,7 +209,34 @@ def throughput(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller batch")
+    parser.add_argument(
+        "--build-only", action="store_true", help="only (f): `archspec build`'s memory and time"
+    )
     args = parser.parse_args()
+    progress("timing `archspec build` in fresh interpreters ...")
+    build_runs = 3 if args.quick else 7
+    build = build_command_cost(build_runs)
+    build_rows = [
+        (f"(f) `python -c \"import torch\"`: peak memory (median of {build_runs})",
+         f"{build['torch']['peak_mb']:.0f} MB", ""),
+    ]  # fmt: skip
+    for name in BUILD_SPECS:
+        extra = build[name]["peak_mb"] - build["torch"]["peak_mb"]
+        seconds = build[name]["seconds"]
+        build_rows += [
+            (f"(f) `archspec build {name} --num-classes 1000`: peak memory beyond `import torch`",
+             f"{extra:.0f} MB", f"< 50 MB {'(met)' if extra < 50 else '(MISSED)'}"),
+            (f"(f) `archspec build {name}`: wall time beyond `import torch`",
+             f"{seconds:.3f} s", f"< 0.3 s {'(met)' if seconds < 0.3 else '(MISSED)'}"),
+            (f"(f) `archspec build {name}`: CPU time beyond `import torch` (steadier when the "
+             "machine is shared)", f"{build[name]['cpu_seconds']:.3f} s", ""),
+        ]  # fmt: skip
+    if args.build_only:
+        print("| measure | result | target |")
+        print("|---|---|---|")
+        for row in build_rows:
+            print("| " + " | ".join(row) + " |")
+        return
     if args.quick:
         cold_runs, warm_runs, batch, warmup, rounds, steps = 3, 3, 8, 2, 2, 1
     else:
@@ -217,6 +286,7 @@ def main() -> None:
          f"{wall_range})", f"{ratio:.3f}", f"1.00 +/- 0.03 {met[abs(ratio - 1) <= 0.03]}"),
         ("(e) ratio compiled / hand-written, CPU time (median per round)",
          f"{cpu_ratio:.3f}", f"1.00 +/- 0.03 {met[abs(cpu_ratio - 1) <= 0.03]}"),
+        *build_rows,
     ]  # fmt: skip
     print()
     print("| measure | result | target |")

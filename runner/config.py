@@ -37,6 +37,7 @@ class TrainConfig:
     skip_bad_images: bool = False  # skip corrupt images instead of stopping before training
     out: str = "runs"  # parent folder of run directories
     name: str | None = None  # run directory name; default <spec stem>-<task>[-holdout-<d>]
+    spec_set: tuple[str, ...] = ()  # --set PATH=VALUE changes to the spec; spec.yaml: the result
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,8 @@ from torch import nn
 
 from archspec.errors import UserError
 from archspec.io import nearest_existing, write_atomic
+from archspec.memory import check_memory
+from archspec.shapes import resolve
 from runner.checkpoint import Checkpoint
 from runner.data import PACS_MEAN, PACS_STD
 
@@ -114,6 +116,8 @@ def export_checkpoint(
         _import_export_dependencies()
         _check_opset(opset or DEFAULT_OPSET)
 
+    resolved = resolve(checkpoint.spec, len(checkpoint.labels))
+    check_memory(resolved, "cpu", batch, training=False, what="export")  # before building
     model = checkpoint.build_model()
     shape = checkpoint.spec.input_shape
     generator = torch.Generator().manual_seed(seed)

@@ -2,10 +2,9 @@
 
 SOURCE is a `.pt`/`.pth` state_dict, an archspec checkpoint (best.pt, last.pt), a `.safetensors`
 file, or `torchvision:NAME[:WEIGHTS]` (torchvision's published weights, read from torch's hub
-cache). Tensors are matched by name when the names agree, else by order and shape (another
-naming scheme, e.g. torchvision's `features.0.weight` against a spec's own). The classifier's
-last Linear is re-initialised when its class count differs; any other mismatch is refused,
-naming the first one.
+cache). Tensors are matched by archspec's loader (archspec/weights.py): by name when the names
+agree, else by order and shape (another naming scheme). The classifier's last Linear keeps its
+own drawn weights when its class count differs; any other mismatch is refused, naming the first.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from archspec.errors import UserError
+from archspec.weights import load_state_dict_matching
 
 TORCHVISION = "torchvision:"
 
@@ -60,10 +60,15 @@ def load_init(
     missing file before the data is decoded).
     """
     state, imagenet = read if read is not None else read_state(source)
-    own = model.state_dict()
-    assigned, reinitialised, matched_by = match_state_dict(own, state, head_keys(model), source)
-    model.load_state_dict({**own, **assigned})
-    report = InitReport(source, matched_by, list(assigned), reinitialised, imagenet)
+    own = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state, reinitialised = keep_own_head(own, state, head_keys(model))
+    try:
+        loaded = load_state_dict_matching(model, state)
+    except UserError as e:
+        raise InitError(f"--init {source}: its tensors do not fit the model: {e}") from None
+    matched_by = "name" if loaded.matched_by == "name" else "order and shape"
+    names = [mine for mine, _ in loaded.pairs if mine not in reinitialised]
+    report = InitReport(source, matched_by, names, reinitialised, imagenet)
     for line in report.lines():
         say(line)
     return report
@@ -169,41 +174,22 @@ def head_keys(model: nn.Module) -> set[str]:
     return {f"{linears[-1]}.weight", f"{linears[-1]}.bias"}
 
 
-def match_state_dict(
-    own: dict[str, torch.Tensor],
-    given: dict[str, torch.Tensor],
-    head: set[str],
-    source: str,
-) -> tuple[dict[str, torch.Tensor], list[str], str]:
-    """({own key: given tensor}, own keys re-initialised, how they were matched).
-
-    By name when every own key is among the given ones; else by order and shape, which needs
-    as many tensors as the model has. Only the head may differ in shape (the class count).
-    """
-    if set(own) <= set(given):
+def keep_own_head(
+    own: dict[str, torch.Tensor], given: dict[str, torch.Tensor], head: set[str]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """`given` with the head's tensors replaced by the model's own where the class count
+    differs, and the keys so kept. Pairs tensors as the loader will: by name when the names
+    agree, else in order."""
+    if set(own) == set(given):
         pairs = [(key, key) for key in own]
-        matched_by = "name"
-    else:
-        if len(given) != len(own):
-            raise InitError(
-                f"--init {source}: {len(given)} tensors, the model has {len(own)}, and their "
-                f"names differ (e.g. {next(iter(set(own) - set(given)))} is not in the file): "
-                "the file holds another network; use a spec with the same layers"
-            )
+    elif len(own) == len(given):
         pairs = list(zip(own, given, strict=True))
-        matched_by = "order and shape"
-    assigned: dict[str, torch.Tensor] = {}
-    reinitialised: list[str] = []
-    for own_key, given_key in pairs:
-        mine, theirs = own[own_key], given[given_key]
-        if mine.shape == theirs.shape:
-            assigned[own_key] = theirs.to(mine.dtype)
-        elif own_key in head and mine.ndim == theirs.ndim:
-            reinitialised.append(own_key)
-        else:
-            raise InitError(
-                f"--init {source}: its tensors do not fit the model; first mismatch: "
-                f"{given_key} {list(theirs.shape)} in the file, {own_key} {list(mine.shape)} "
-                f"in the model (matched by {matched_by}); use a spec with the same layers"
-            )
-    return assigned, reinitialised, matched_by
+    else:
+        return given, []  # the loader refuses it, naming where the two part
+    kept, reinitialised = dict(given), []
+    for mine, theirs in pairs:
+        mine_t, theirs_t = own[mine], given[theirs]
+        if mine in head and mine_t.ndim == theirs_t.ndim and mine_t.shape != theirs_t.shape:
+            kept[theirs] = mine_t
+            reinitialised.append(mine)
+    return kept, reinitialised

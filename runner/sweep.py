@@ -64,9 +64,13 @@ def plan_sweep(
     specs: Sequence[Path],
     tasks: Sequence[str],
     out: Path,
+    spec_set: Sequence[str] = (),
     holdouts: Sequence[str | None] = (None,),
 ) -> list[SweepRun]:
-    """Every (spec, task) pair, spec by spec; every spec checked for every task before any run."""
+    """Every (spec, task) pair, spec by spec; every spec checked for every task before any run.
+
+    `spec_set`: `--set PATH=VALUE` changes applied to every spec. `holdouts`: the held-out
+    domain of each run, one run per domain (None: no held-out domain)."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or not tasks:
         raise UserError(f"unknown task {', '.join(unknown)}; the tasks are {', '.join(TASKS)}")
@@ -82,7 +86,7 @@ def plan_sweep(
     runs, problems = [], []
     for path in stems.values():
         try:
-            spec = load_spec(path)
+            spec = load_spec(path, spec_set)
             for task in tasks:
                 resolve(spec, num_classes_for(task))
         except SpecError as e:
@@ -208,7 +212,7 @@ def run_sweep(
             "task: pass --task category"
         )
     holdouts = expand_holdouts(training.pop("holdout_domain", None), training)
-    runs = plan_sweep(specs, tasks, out, holdouts)
+    runs = plan_sweep(specs, tasks, out, training.get("spec_set", ()), holdouts)
     configs = [
         TrainConfig(
             str(r.spec_path),

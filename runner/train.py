@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from archspec.errors import UserError
 from archspec.layers import format_shape
+from archspec.memory import check_memory
 from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
 from runner.augment import Augmenter
@@ -147,7 +148,7 @@ def train_run(
     With `resume` (a run directory), continue from its last.pt with the run's own settings;
     `config.epochs` may extend it.
     """
-    spec = load_spec(config.spec)
+    spec = load_spec(config.spec, config.spec_set)
     checkpoint = None
     if resume is not None:
         checkpoint = load_checkpoint(find_checkpoint(resume, "last.pt"))
@@ -194,6 +195,7 @@ def _set_up(
     say = print if world.is_main else (lambda *args, **kwargs: None)
     for note in data.notes:
         say(note)
+    check_memory(resolved, device, config.batch_size, training=True)  # before any weight exists
 
     model = seeded_model(spec, len(data.labels), config.seed)
     if start is not None:

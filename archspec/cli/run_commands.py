@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from archspec.cli.spec_commands import add_set_option
 from archspec.errors import UserError
 from archspec.io import check_writable_folder
 
@@ -52,6 +53,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no progress bars (default: bars only when standard error is a terminal)",
     )
+    add_set_option(parser)
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +154,8 @@ def training_overrides(args: argparse.Namespace) -> dict:
     given.update(recipe_overrides(args))
     if args.data is not None:
         given["data"] = str(args.data)
+    if args.set:
+        given["spec_set"] = tuple(args.set)
     for name in ("epochs", "batch_size", "workers"):
         if name in given and given[name] < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
@@ -216,6 +220,7 @@ def train_command(args: argparse.Namespace) -> int:
     if args.resume is not None:
         run_config = load_checkpoint(find_checkpoint(args.resume, "last.pt")).config
         task = args.task or run_config["task"]
+        given.setdefault("spec_set", tuple(run_config.get("spec_set", ())))  # as it was trained
         given.setdefault("epochs", run_config["epochs"])
     elif args.task is None:
         raise UserError("--task is required: --task category or --task domain")

@@ -22,18 +22,33 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """`--set PATH=VALUE`, repeatable: a quick variant of the spec without writing a file."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change one value of the spec, e.g. --set features.0.kernel_size=7 or "
+        "--set conv1.stride=2 (a layer's id); VALUE is YAML, null removes a field; repeatable "
+        "(default: the spec as written)",
+    )
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "build", help="compile a spec and print the model and its per-layer table"
     )
     p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/alexnet.yaml")
     add_task_options(p)
+    add_set_option(p)
     p.add_argument("--no-summary", action="store_true", help="print the model only")
     p.set_defaults(handler=build_command)
 
     p = subparsers.add_parser("validate", help="check spec files and report every problem")
     p.add_argument("specs", type=Path, nargs="+", metavar="SPEC")
     add_task_options(p)
+    add_set_option(p)
     p.set_defaults(handler=validate_command)
 
     p = subparsers.add_parser("layers", help="list the layer kinds a spec may use, with fields")
@@ -56,15 +71,16 @@ def build_command(args: argparse.Namespace) -> int:
     from archspec.compiler import compile_spec
     from archspec.shapes import num_classes_for, resolve
     from archspec.spec import load_spec
-    from archspec.summary import summarize
+    from archspec.summary import summarize_resolved
 
     _check_num_classes(args)
-    resolved = resolve(load_spec(args.spec), num_classes_for(args.task, args.num_classes))
-    model = compile_spec(resolved)
-    print(model)
+    spec = load_spec(args.spec, args.set)
+    resolved = resolve(spec, num_classes_for(args.task, args.num_classes))
+    # On the meta device: the printout needs the modules, not their weights.
+    print(compile_spec(resolved, device="meta"))
     if not args.no_summary:
         print()
-        print(summarize(model, resolved).render())
+        print(summarize_resolved(resolved).render())
     return 0
 
 
@@ -78,7 +94,7 @@ def validate_command(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.specs:
         try:
-            resolved = resolve(load_spec(path), num_classes, allow_unbound=True)
+            resolved = resolve(load_spec(path, args.set), num_classes, allow_unbound=True)
         except SpecError as e:
             failed += 1
             print(e)
@@ -99,19 +115,25 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def layers_command(args: argparse.Namespace) -> int:
-    from archspec.layers import LAYER_KINDS, suggest_kind
+    from archspec.expand import STRUCTURE_FIELDS
+    from archspec.layers import KIND_ORIGINS, LAYER_KINDS, suggest_kind
 
     for kind in args.kinds:
-        if kind not in LAYER_KINDS:
+        if kind not in LAYER_KINDS and kind not in STRUCTURE_FIELDS:
             guess = suggest_kind(kind)
             raise UserError(
                 f"unknown layer kind '{kind}'" + (f"; did you mean {guess}?" if guess else "")
             )
     for name in args.kinds or sorted(LAYER_KINDS):
+        if name in STRUCTURE_FIELDS:
+            print(f"{name}  [a block of layers]  {STRUCTURE_FIELDS[name]}")
+            continue
         schema = LAYER_KINDS[name]
         doc = (schema.__doc__ or "").strip().splitlines()
         inputs = {"spatial": "(C, H, W)", "flat": "(F,)", "any": "any shape"}[schema.accepts]
-        print(f"{name}  [input: {inputs}]" + (f"  {doc[0]}" if doc else ""))
+        origin = KIND_ORIGINS[name]
+        origin = origin if origin == "built-in" else f"from {origin}"
+        print(f"{name}  [input: {inputs}]  [{origin}]" + (f"  {doc[0]}" if doc else ""))
         for field, info in schema.model_fields.items():
             if info.is_required():
                 default = "required"
@@ -122,6 +144,9 @@ def layers_command(args: argparse.Namespace) -> int:
                 default = f"default {info.default!r}"
             described = f" - {info.description}" if info.description else ""
             print(f"    {field}: {default}{described}")
+    if not args.kinds:
+        for name, described in STRUCTURE_FIELDS.items():
+            print(f"{name}  [a block of layers]  {described}")
     return 0
 
 

@@ -1,10 +1,21 @@
-"""Layer kinds a spec may use. Importing this package registers every kind."""
+"""Layer kinds a spec may use. Importing this package registers every kind, installed plugins'
+kinds included."""
 
 from archspec.layers import activation, conv, dropout, linear, normalization, padding, pooling
 from archspec.layers.base import NUM_CLASSES, LayerSpec, Shape, ShapeError, format_shape
-from archspec.layers.registry import LAYER_KINDS, list_layer_kinds, register_layer, suggest_kind
+from archspec.layers.registry import (
+    KIND_ORIGINS,
+    LAYER_KINDS,
+    list_layer_kinds,
+    load_plugin_kinds,
+    register_layer,
+    suggest_kind,
+)
+
+load_plugin_kinds()  # after the built-in kinds, so that a plugin cannot take their names
 
 __all__ = [
+    "KIND_ORIGINS",
     "LAYER_KINDS",
     "NUM_CLASSES",
     "LayerSpec",

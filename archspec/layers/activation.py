@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import StrictBool, StrictFloat
-from torch import nn
 
 from archspec.layers.base import LayerSpec
 from archspec.layers.registry import register_layer
@@ -15,7 +14,7 @@ from archspec.layers.registry import register_layer
 class ReLU(LayerSpec):
     """max(0, x). The study's models use `inplace: true`."""
 
-    torch_class = nn.ReLU
+    torch_class = "ReLU"
     example = {"inplace": True}
 
     inplace: StrictBool = False
@@ -23,7 +22,7 @@ class ReLU(LayerSpec):
 
 @register_layer
 class LeakyReLU(LayerSpec):
-    torch_class = nn.LeakyReLU
+    torch_class = "LeakyReLU"
     example = {"negative_slope": 0.2}
 
     negative_slope: StrictFloat = 0.01
@@ -32,7 +31,7 @@ class LeakyReLU(LayerSpec):
 
 @register_layer
 class GELU(LayerSpec):
-    torch_class = nn.GELU
+    torch_class = "GELU"
     example = {"approximate": "tanh"}
 
     approximate: Literal["none", "tanh"] = "none"
@@ -40,16 +39,16 @@ class GELU(LayerSpec):
 
 @register_layer
 class SiLU(LayerSpec):
-    torch_class = nn.SiLU
+    torch_class = "SiLU"
 
     inplace: StrictBool = False
 
 
 @register_layer
 class Tanh(LayerSpec):
-    torch_class = nn.Tanh
+    torch_class = "Tanh"
 
 
 @register_layer
 class Sigmoid(LayerSpec):
-    torch_class = nn.Sigmoid
+    torch_class = "Sigmoid"

@@ -11,7 +11,6 @@ import math
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from torch import nn
 
 # Per-sample shapes, without the batch dimension: (C, H, W) for images, (F,) for vectors.
 Shape = tuple[int, ...]
@@ -68,9 +67,13 @@ def sliding_output(
 class LayerSpec(BaseModel):
     """Base of every layer kind. Subclasses are registered with `@register_layer`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a kind's validator is built the first time a spec uses it, not at import
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    torch_class: ClassVar[type[nn.Module]]
+    # The torch.nn class this kind builds, by name: checking a spec never imports torch.
+    torch_class: ClassVar[str]
+    # Whether the module holds tensors (weights or buffers): one without may be used twice.
+    weighted: ClassVar[bool] = False
     # What input the layer needs: "spatial" (C, H, W), "flat" (F,), or "any" shape.
     accepts: ClassVar[Literal["spatial", "flat", "any"]] = "any"
     # The keyword that takes the inferred input size, if the module has one.
@@ -100,8 +103,30 @@ class LayerSpec(BaseModel):
             kwargs[self.in_size_field] = shape[0]
         return kwargs
 
-    def build(self, shape: Shape, num_classes: int) -> nn.Module:
-        return self.torch_class(**self.torch_kwargs(shape, num_classes))
+    def build(self, shape: Shape, num_classes: int) -> Any:
+        """The torch.nn module (the only method that imports torch)."""
+        from torch import nn
+
+        return getattr(nn, self.torch_class)(**self.torch_kwargs(shape, num_classes))
+
+    @property
+    def weightless(self) -> bool:
+        return not self.weighted
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        """Learnable parameters of the module for input `shape` (from the shapes alone)."""
+        return 0
+
+    def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
+        """Multiply-adds per image, counted as torchinfo does: one per weight use."""
+        return self.param_count(shape, num_classes)
+
+    def window(
+        self, shape: Shape
+    ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None:
+        """(kernel, stride, dilation) of a sliding window, for receptive fields; None when the
+        layer works value by value."""
+        return None
 
     def to_data(self) -> dict[str, Any] | str:
         """The layer as it is written in a spec: `{Kind: {field: value}}`, or `Kind` alone."""

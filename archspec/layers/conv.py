@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, StrictBool
-from torch import nn
 
 from archspec.layers.base import (
     INFERRED_SIZE,
@@ -27,9 +26,10 @@ from archspec.layers.registry import register_layer
 class Conv2d(LayerSpec):
     """2-D convolution over a (C, H, W) input."""
 
-    torch_class = nn.Conv2d
+    torch_class = "Conv2d"
     accepts = "spatial"
     in_size_field = "in_channels"
+    weighted = True
     example = {"out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1}
 
     in_channels: PositiveInt | None = Field(None, description=INFERRED_SIZE)
@@ -83,6 +83,19 @@ class Conv2d(LayerSpec):
                 sliding_output(size, kernel[axis], stride[axis], padding[axis], dilation[axis])
             )
         return (out_channels, *out)
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        out_channels = self.bind(self.out_channels, num_classes)
+        kh, kw = pair(self.kernel_size)
+        return out_channels * (shape[0] // self.groups) * kh * kw + (
+            out_channels if self.bias else 0
+        )
+
+    def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
+        return self.param_count(shape, num_classes) * out[1] * out[2]
+
+    def window(self, shape: Shape):
+        return pair(self.kernel_size), pair(self.stride), pair(self.dilation)
 
     def _check_padding_mode(self, shape: Shape, padding: tuple[int, int]) -> None:
         """Reflect padding must be smaller than the input; circular may wrap around only once."""

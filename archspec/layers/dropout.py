@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictFloat
-from torch import nn
 
 from archspec.layers.base import LayerSpec
 from archspec.layers.registry import register_layer
@@ -17,7 +16,7 @@ Probability = Annotated[StrictFloat, Field(ge=0, le=1, description="a probabilit
 class Dropout(LayerSpec):
     """Zeroes each value with probability p while training."""
 
-    torch_class = nn.Dropout
+    torch_class = "Dropout"
     example = {"p": 0.25}
 
     p: Probability = 0.5
@@ -28,7 +27,7 @@ class Dropout(LayerSpec):
 class Dropout2d(LayerSpec):
     """Zeroes whole channels of a (C, H, W) input with probability p while training."""
 
-    torch_class = nn.Dropout2d
+    torch_class = "Dropout2d"
     accepts = "spatial"
     example = {"p": 0.1}
 

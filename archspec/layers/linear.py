@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from pydantic import Field, StrictBool
-from torch import nn
 
 from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt, Shape, Size
 from archspec.layers.registry import register_layer
@@ -15,9 +14,10 @@ from archspec.layers.registry import register_layer
 class Linear(LayerSpec):
     """A fully connected layer over a flat (F,) input."""
 
-    torch_class = nn.Linear
+    torch_class = "Linear"
     accepts = "flat"
     in_size_field = "in_features"
+    weighted = True
     example = {"out_features": 5}
 
     in_features: PositiveInt | None = Field(None, description=INFERRED_SIZE)
@@ -27,12 +27,16 @@ class Linear(LayerSpec):
     def output_shape(self, shape: Shape, num_classes: int) -> Shape:
         return (self.bind(self.out_features, num_classes),)
 
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        out = self.bind(self.out_features, num_classes)
+        return shape[0] * out + (out if self.bias else 0)
+
 
 @register_layer
 class Flatten(LayerSpec):
     """(C, H, W) -> (C*H*W,). Rarely needed: the model flattens between sections by itself."""
 
-    torch_class = nn.Flatten
+    torch_class = "Flatten"
 
     def output_shape(self, shape: Shape, num_classes: int) -> Shape:
         return (math.prod(shape),)
@@ -42,4 +46,4 @@ class Flatten(LayerSpec):
 class Identity(LayerSpec):
     """Passes its input through unchanged (a placeholder when switching a layer off)."""
 
-    torch_class = nn.Identity
+    torch_class = "Identity"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictFloat
-from torch import nn
 
-from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt
+from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt, Shape
 from archspec.layers.registry import register_layer
 
 PositiveFloat = Annotated[StrictFloat, Field(gt=0)]
@@ -16,6 +15,7 @@ Momentum = Annotated[StrictFloat, Field(ge=0, le=1)]
 
 class _BatchNorm(LayerSpec):
     in_size_field = "num_features"
+    weighted = True
 
     num_features: PositiveInt | None = Field(None, description=INFERRED_SIZE)
     eps: PositiveFloat = 1e-5
@@ -23,12 +23,15 @@ class _BatchNorm(LayerSpec):
     affine: StrictBool = True
     track_running_stats: StrictBool = True
 
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        return 2 * shape[0] if self.affine else 0
+
 
 @register_layer
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation over the channels of a (C, H, W) input."""
 
-    torch_class = nn.BatchNorm2d
+    torch_class = "BatchNorm2d"
     accepts = "spatial"
     example = {"momentum": 0.2}
 
@@ -37,7 +40,7 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation over the features of a flat (F,) input."""
 
-    torch_class = nn.BatchNorm1d
+    torch_class = "BatchNorm1d"
     accepts = "flat"
     example = {"affine": False}
 
@@ -46,7 +49,7 @@ class BatchNorm1d(_BatchNorm):
 class LocalResponseNorm(LayerSpec):
     """Normalisation across neighbouring channels, as in the original AlexNet (size 5, k 2)."""
 
-    torch_class = nn.LocalResponseNorm
+    torch_class = "LocalResponseNorm"
     accepts = "spatial"
     example = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
 

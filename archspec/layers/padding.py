@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from torch import nn
 
 from archspec.layers.base import LayerSpec, NonNegativeInt, Shape, pair
 from archspec.layers.registry import register_layer
@@ -15,7 +14,7 @@ from archspec.layers.registry import register_layer
 class ZeroPad2d(LayerSpec):
     """Pads with zeros: one size for every side, or [left, right, top, bottom]."""
 
-    torch_class = nn.ZeroPad2d
+    torch_class = "ZeroPad2d"
     accepts = "spatial"
     example = {"padding": [1, 2, 0, 3]}
 

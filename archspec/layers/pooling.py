@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import Field, StrictBool
-from torch import nn
 
 from archspec.layers.base import (
     LayerSpec,
@@ -61,7 +60,7 @@ def _pooled_shape(
 class MaxPool2d(LayerSpec):
     """Max pooling over a sliding window."""
 
-    torch_class = nn.MaxPool2d
+    torch_class = "MaxPool2d"
     accepts = "spatial"
     example = {"kernel_size": 3, "stride": 2, "ceil_mode": True}
 
@@ -76,12 +75,16 @@ class MaxPool2d(LayerSpec):
             shape, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
         )
 
+    def window(self, shape: Shape):
+        kernel = pair(self.kernel_size)
+        return kernel, kernel if self.stride is None else pair(self.stride), pair(self.dilation)
+
 
 @register_layer
 class AvgPool2d(LayerSpec):
     """Average pooling over a sliding window."""
 
-    torch_class = nn.AvgPool2d
+    torch_class = "AvgPool2d"
     accepts = "spatial"
     example = {"kernel_size": 2, "padding": 1, "count_include_pad": False}
 
@@ -95,6 +98,10 @@ class AvgPool2d(LayerSpec):
     def output_shape(self, shape: Shape, num_classes: int) -> Shape:
         return _pooled_shape(shape, self.kernel_size, self.stride, self.padding, 1, self.ceil_mode)
 
+    def window(self, shape: Shape):
+        kernel = pair(self.kernel_size)
+        return kernel, kernel if self.stride is None else pair(self.stride), (1, 1)
+
 
 class _AdaptivePool(LayerSpec):
     accepts = "spatial"
@@ -105,16 +112,23 @@ class _AdaptivePool(LayerSpec):
     def output_shape(self, shape: Shape, num_classes: int) -> Shape:
         return (shape[0], *pair(self.output_size))
 
+    def window(self, shape: Shape):
+        """The widest window adaptive pooling uses, and its typical step."""
+        sizes = list(zip(shape[1:], pair(self.output_size), strict=True))
+        kernel = tuple(-(-size // out) + (1 if size % out else 0) for size, out in sizes)
+        stride = tuple(max(size // out, 1) for size, out in sizes)
+        return kernel, stride, (1, 1)
+
 
 @register_layer
 class AdaptiveAvgPool2d(_AdaptivePool):
     """Average pooling to a fixed output size, whatever the input size (torchvision's AlexNet)."""
 
-    torch_class = nn.AdaptiveAvgPool2d
+    torch_class = "AdaptiveAvgPool2d"
 
 
 @register_layer
 class AdaptiveMaxPool2d(_AdaptivePool):
     """Max pooling to a fixed output size, whatever the input size."""
 
-    torch_class = nn.AdaptiveMaxPool2d
+    torch_class = "AdaptiveMaxPool2d"

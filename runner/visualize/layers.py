@@ -47,14 +47,14 @@ class ConvLayer:
 def conv_layers(ckpt: Checkpoint) -> list[ConvLayer]:
     """Every Conv2d of the checkpoint's model, in model order, with its weight from the state.
 
-    Reads the state dict directly (no model is built): key `<section>.<index>.weight`.
+    Reads the state dict directly (no model is built): key `<module path>.weight`.
     """
     resolved = resolve(ckpt.spec, len(ckpt.labels))
     layers = []
     for r in resolved.layers:
         if r.layer.kind() != CONV_KIND:
             continue
-        key = f"{r.section}.{r.index}.weight"
+        key = f"{r.path}.weight"
         weight = ckpt.model_state.get(key)
         if weight is None or weight.ndim != 4 or weight.shape[0] != r.out_shape[0]:
             raise CheckpointError(

@@ -74,7 +74,7 @@ def test_build_prints_the_model_and_the_per_layer_table(cli, hand_alexnet) -> No
         else:
             assert row[1:5] == ["-"] * 4, name
         assert row[5] == "x".join(map(str, shape)), name
-        assert row[6] == f"{sum(p.numel() for p in module.parameters()):,}", name
+        assert row[8] == f"{sum(p.numel() for p in module.parameters()):,}", name
     # the study's own numbers, written out: the first conv, a pooling layer, the 9216 flatten
     assert rows[0][:6] == ["Conv2d-1", "11x11", "0x0", "4x4", "1x1", "96x55x55"]
     assert rows[2][:6] == ["MaxPool2d-3", "3x3", "0x0", "2x2", "1x1", "96x27x27"]
@@ -89,7 +89,13 @@ def test_num_classes_sets_the_last_linear(cli) -> None:
     assert result.code == 0, result.err
     assert "(6): Linear(in_features=4096, out_features=10, bias=True)\n  )\n)" in result.out
     last = table_rows(result.out)[-1]
-    assert last[0] == "Linear-20" and last[5:] == ["10", f"{4096 * 10 + 10:,}"]
+    assert last[0] == "Linear-20" and last[5:] == [
+        "10",
+        "-",
+        "-",
+        f"{4096 * 10 + 10:,}",
+        "classifier.6",
+    ]
 
 
 def test_task_category_gives_seven_classes(cli) -> None:
@@ -103,7 +109,7 @@ def test_layers_lists_every_registered_kind(cli) -> None:
     result = cli("layers")
     assert result.code == 0, result.err
     listed = [line.split()[0] for line in result.out.splitlines() if not line.startswith(" ")]
-    assert listed == sorted(LAYER_KINDS)
+    assert listed == [*sorted(LAYER_KINDS), "Residual", "Parallel", "Sequential"]
 
 
 def test_layers_shows_the_fields_of_one_kind(cli) -> None:

@@ -137,10 +137,24 @@ def test_init_with_tensors_that_do_not_fit_names_the_first_mismatch(spec_file, t
     torch.save(seeded_model(wider, 7, 0).state_dict(), path)
     assert train(spec_file, tmp_path, "--init", str(path)) == 2
     err = capsys.readouterr().err
-    assert "first mismatch: features.0.weight [8, 3, 5, 5] in the file" in err
-    assert "features.0.weight [6, 3, 5, 5] in the model" in err
+    assert "its tensors do not fit the model: tensor 0 disagrees" in err
+    assert "the model's features.0.weight is 6x3x5x5" in err
+    assert "the state_dict's features.0.weight is 8x3x5x5" in err
     assert "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_init_from_another_network_names_where_it_parts(spec_file, tmp_path, capsys):
+    deeper = spec_from_text(
+        SMALL_SPEC.replace("    - ReLU\n", "    - ReLU\n    - Linear: {out_features: 16}\n")
+    )
+    path = tmp_path / "deeper.pt"
+    torch.save(
+        {f"t{i}": v for i, v in enumerate(seeded_model(deeper, 7, 0).state_dict().values())}, path
+    )
+    assert train(spec_file, tmp_path, "--init", str(path)) == 2
+    err = capsys.readouterr().err
+    assert "the model has 6 tensors but the state_dict has 8" in err and "Traceback" not in err
 
 
 def test_init_torchvision_nosuchnet(spec_file, tmp_path, capsys):

@@ -1,0 +1,165 @@
+"""Block parameters in field values: `$channels`, or arithmetic such as `${channels * 4}`.
+
+The arithmetic is a closed grammar read by a small recursive-descent parser, never `eval`:
+
+    expr   := term (('+' | '-') term)*
+    term   := factor (('*' | '//' | '/' | '%') factor)*
+    factor := ('-' | '+') factor | NUMBER | NAME | '(' expr ')'
+
+Names are the block's parameters; numbers are integers or decimals. `/` gives an integer when
+the division is exact, so `${channels / 4}` can fill an integer field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+WHOLE_EXPR = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
+TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\d*\.\d+|\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/%()]))")
+MAX_EXPRESSION = 200  # characters; a field's arithmetic is never longer
+MAX_MAGNITUDE = 2**63  # results beyond 64 bits are refused, not carried along as huge ints
+
+
+class ParamError(ValueError):
+    """A reference or expression that cannot be evaluated; the message says why."""
+
+
+def is_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("$")
+
+
+def referenced_names(value: Any) -> list[str]:
+    """The parameter names a field value uses (empty for a plain value)."""
+    if not is_reference(value):
+        return []
+    whole = WHOLE_NAME.match(value)
+    if whole:
+        return [whole.group(1)]
+    expr = WHOLE_EXPR.match(value)
+    if not expr:
+        return []
+    return [name for _, name, _ in _tokens(expr.group(1)) if name]
+
+
+def substitute(value: Any, params: Mapping[str, Any]) -> Any:
+    """`value` with parameter references replaced; lists and mappings are walked."""
+    if isinstance(value, list):
+        return [substitute(v, params) for v in value]
+    if isinstance(value, Mapping):
+        return {k: substitute(v, params) for k, v in value.items()}
+    if not is_reference(value):
+        return value
+    whole = WHOLE_NAME.match(value)
+    if whole:
+        return _lookup(whole.group(1), params)
+    expr = WHOLE_EXPR.match(value)
+    if not expr:
+        raise ParamError(
+            f"'{value}' is neither $name nor ${{expression}}; write e.g. $channels or "
+            "${channels * 4}"
+        )
+    return evaluate(expr.group(1), params)
+
+
+def evaluate(text: str, params: Mapping[str, Any]) -> int | float:
+    if len(text) > MAX_EXPRESSION:
+        raise ParamError(f"the expression is longer than {MAX_EXPRESSION} characters")
+    parser = _Parser(_tokens(text), params)
+    result = parser.expr()
+    if parser.pos != len(parser.tokens):
+        raise ParamError(f"unexpected '{_show(parser.tokens[parser.pos])}' in ${{{text}}}")
+    return result
+
+
+def _tokens(text: str) -> list[tuple[str, str, str]]:
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = TOKEN.match(text, pos)
+        if not match:
+            raise ParamError(
+                f"cannot read '{text[pos:].strip()}' in ${{{text}}}: only numbers, parameter "
+                "names, + - * / // % and parentheses are allowed"
+            )
+        tokens.append((match.group(1) or "", match.group(2) or "", match.group(3) or ""))
+        pos = match.end()
+    return tokens
+
+
+def _show(token: tuple[str, str, str]) -> str:
+    return "".join(token)
+
+
+def _lookup(name: str, params: Mapping[str, Any]) -> Any:
+    if name not in params:
+        known = ", ".join(params) or "none"
+        raise ParamError(f"unknown parameter '{name}' (this block's parameters: {known})")
+    return params[name]
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str, str]], params: Mapping[str, Any]):
+        self.tokens, self.params, self.pos = tokens, params, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos][2] if self.pos < len(self.tokens) else None
+
+    def expr(self) -> int | float:
+        value = self.term()
+        while self.peek() in ("+", "-"):
+            op = self.tokens[self.pos][2]
+            self.pos += 1
+            value = _checked(value + self.term() if op == "+" else value - self.term())
+        return value
+
+    def term(self) -> int | float:
+        value = self.factor()
+        while self.peek() in ("*", "/", "//", "%"):
+            op = self.tokens[self.pos][2]
+            self.pos += 1
+            right = self.factor()
+            if op != "*" and right == 0:
+                raise ParamError("division by zero")
+            if op == "*":
+                value = value * right
+            elif op == "//":
+                value = value // right
+            elif op == "%":
+                value = value % right
+            else:
+                exact = isinstance(value, int) and isinstance(right, int) and value % right == 0
+                value = value // right if exact else value / right
+            value = _checked(value)
+        return value
+
+    def factor(self) -> int | float:
+        if self.pos >= len(self.tokens):
+            raise ParamError("the expression ends too early")
+        number, name, op = self.tokens[self.pos]
+        self.pos += 1
+        if op in ("-", "+"):
+            value = self.factor()
+            return -value if op == "-" else value
+        if op == "(":
+            value = self.expr()
+            if self.peek() != ")":
+                raise ParamError("a '(' is not closed")
+            self.pos += 1
+            return value
+        if number:
+            return float(number) if "." in number else int(number)
+        if name:
+            value = _lookup(name, self.params)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParamError(f"parameter '{name}' is {value!r}, not a number")
+            return value
+        raise ParamError(f"unexpected '{op}'")
+
+
+def _checked(value: int | float) -> int | float:
+    if abs(value) >= MAX_MAGNITUDE:
+        raise ParamError("the result does not fit in 64 bits")
+    return value

@@ -1,0 +1,91 @@
+"""The expanded network as a tree of plain data: what `expand` produces and `resolve` walks.
+
+Each node is one module of the compiled model, named as its parent's attribute (`conv1`, `0`,
+`downsample`); `src` is where the user wrote it in the file, for error messages, and `via` says
+through which block uses it was reached ("layer2[0] BasicBlock").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from archspec.layers.base import LayerSpec
+
+Path_ = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One PyTorch layer (a leaf of the module tree)."""
+
+    name: str
+    spec: LayerSpec
+    src: Path_ = field(default=(), compare=False)
+    via: str = field(default="", compare=False)
+    label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """Children run in order. `numbered`: written as a list, so named 0, 1, 2 like nn.Sequential.
+
+    `class_name` is a block's name (printed as the module's class); None prints `Sequential`.
+    """
+
+    name: str
+    children: tuple[Node, ...]
+    class_name: str | None = None
+    numbered: bool = True
+    src: Path_ = field(default=(), compare=False)
+    via: str = field(default="", compare=False)
+    label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+
+
+@dataclass(frozen=True)
+class Residual:
+    """out = after(body(x) + shortcut(x)); the body's and after's layers are the module's own
+    attributes (conv1, bn1, ...), the shortcut is `downsample`, as in torchvision's BasicBlock.
+
+    shortcut: "identity", "auto" (identity if the shapes match, else a 1x1 conv with the body's
+    stride, plus BatchNorm when the body uses it), or the layers written out.
+    """
+
+    name: str
+    body: Sequence
+    shortcut: Literal["identity", "auto"] | Sequence
+    after: Sequence | None = None
+    class_name: str | None = None
+    src: Path_ = field(default=(), compare=False)
+    via: str = field(default="", compare=False)
+    label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Branches on the same input, merged by channel concatenation or by sum."""
+
+    name: str
+    branches: tuple[Sequence, ...]
+    merge: Literal["concat", "sum"]
+    class_name: str | None = None
+    src: Path_ = field(default=(), compare=False)
+    via: str = field(default="", compare=False)
+    label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+
+
+Node = Union[Layer, Sequence, Residual, Parallel]  # noqa: UP007 (used at runtime)
+
+
+def leaves(node: Node) -> list[Layer]:
+    """Every layer under `node`, in the order the model runs them."""
+    if isinstance(node, Layer):
+        return [node]
+    if isinstance(node, Sequence):
+        return [leaf for child in node.children for leaf in leaves(child)]
+    if isinstance(node, Residual):
+        out = leaves(node.body)
+        if isinstance(node.shortcut, Sequence):
+            out += leaves(node.shortcut)
+        return out + (leaves(node.after) if node.after else [])
+    return [leaf for branch in node.branches for leaf in leaves(branch)]
