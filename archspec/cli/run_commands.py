@@ -51,12 +51,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         choices=("auto", "bf16", "fp16", "fp32"),
-        help="auto (default): bf16 on a CUDA GPU that has it, else fp32; fp16 needs CUDA",
+        help="auto: bf16 on a CUDA GPU that has it, else fp32; fp16 needs CUDA (default: auto)",
     )
     parser.add_argument(
         "--memory-format",
         choices=("auto", "channels_last", "contiguous"),
-        help="auto (default): the faster of the two for this model, timed at the start",
+        help="auto: the faster of the two for this model, timed at the start (default: auto)",
     )
     parser.add_argument(
         "--deterministic",
@@ -68,7 +68,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-every",
         type=int,
         metavar="N",
-        help="write last.pt every N epochs (default 1; in the background)",
+        help="write last.pt every N epochs, in the background (default: 1)",
     )
     parser.add_argument(
         "--quiet",
