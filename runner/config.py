@@ -15,10 +15,24 @@ class TrainConfig:
     batch_size: int = 128  # the study's batch size
     lr: float = 1e-3  # Adam's default, the study's choice
     weight_decay: float = 0.0  # the study used none
+    # The rest of the recipe (runner/recipe.py checks it); the defaults are the study's.
+    optimizer: str = "adam"  # adam | adamw | sgd
+    momentum: float = 0.0  # sgd only
+    nesterov: bool = False  # sgd with momentum only
+    schedule: str = "constant"  # constant | cosine | step, stepped once per epoch
+    warmup_epochs: int = 0  # cosine: a linear ramp over the first epochs
+    step_size: int = 30  # step: epochs between decays
+    gamma: float = 0.1  # step: the decay factor
+    label_smoothing: float = 0.0
+    augment: str = "none"  # none | flip | domainbed, per image on the device
+    # pacs | imagenet | {mean: [...], std: [...]}; None: pacs, or imagenet for torchvision weights
+    normalize: str | dict[str, list[float]] | None = None
+    init: str | None = None  # pretrained start: a file or torchvision:NAME[:WEIGHTS]
+    recipe: str | None = None  # the recipe file the settings came from, for the record
     seed: int = 0  # seeds weights, shuffling, dropout and the hold-out split
     device: str = "auto"  # auto = cuda, else mps, else cpu
     workers: int | None = None  # threads decoding images (once per data set); None = all cores
-    holdout_domain: str | None = None  # leave-one-domain-out: validate on this domain only
+    holdout_domain: str | None = None  # leave-one-domain-out: test on this domain only
     val_fraction: float = 0.2  # hold-out share when the data has no split of its own
     skip_bad_images: bool = False  # skip corrupt images instead of stopping before training
     out: str = "runs"  # parent folder of run directories

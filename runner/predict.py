@@ -15,6 +15,7 @@ from archspec.errors import UserError
 from runner.checkpoint import Checkpoint
 from runner.data import DataError, decode_images, normalize
 from runner.data.errors import bullet_list
+from runner.recipe import run_normalization
 
 # What torchvision's decode_image reads. In a folder, other files (notes, CSVs) are not images.
 READABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
@@ -84,10 +85,7 @@ def predict(
     if top_k < 1:
         raise UserError(f"--top must be at least 1, got {top_k}")
     channels, height, width = checkpoint.spec.input_shape
-    if channels != 3:
-        raise UserError(
-            f"{checkpoint.spec.name} takes {channels}-channel input; predict reads RGB images"
-        )
+    mean, std = run_normalization(checkpoint.config, channels)  # as the run trained
     paths = expand_images(images)
     model = checkpoint.build_model()
     k = min(top_k, len(checkpoint.labels))
@@ -100,11 +98,12 @@ def predict(
             workers=max(1, min(workers, len(chunk))),
             progress=False,
             skip_bad=True,  # the bad ones get an error row, in predict's own words
+            channels=channels,
         )
         labelled = dict(
             zip(
                 (chunk[i] for i in decoded.kept),
-                _top_k(model, decoded.images, checkpoint.labels, k, batch_size),
+                _top_k(model, decoded.images, checkpoint.labels, k, batch_size, (mean, std)),
                 strict=True,
             )
         )
@@ -122,12 +121,13 @@ def _top_k(
     labels: Sequence[str],
     k: int,
     batch_size: int,
+    normalization: tuple[Sequence[float], Sequence[float]],
 ) -> list[tuple[tuple[str, float], ...]]:
-    """(label, probability) pairs, most probable first, of each (3, H, W) uint8 image."""
+    """(label, probability) pairs, most probable first, of each (C, H, W) uint8 image."""
     tops = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            x = normalize(images[start : start + batch_size])  # (B, 3, H, W) float32
+            x = normalize(images[start : start + batch_size], *normalization)  # (B, C, H, W)
             probabilities = torch.softmax(model(x), dim=1)  # (B, num_classes)
             values, indices = probabilities.topk(k, dim=1)  # (B, k) each, most probable first
             for p_row, i_row in zip(values.tolist(), indices.tolist(), strict=True):

@@ -18,6 +18,7 @@ from runner.data import (
     labels,
 )
 from runner.data.cache import decode_cached
+from runner.data.channels import check_channels
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class PreparedData:
     labels: tuple[str, ...]  # class names in label order
     root: Path
     notes: tuple[str, ...]  # said once to the user before training
+    # The held-out domain's images: only ever tested, never used to choose. Empty without one.
+    test_images: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
 
 
 def prepare_data(
@@ -44,6 +48,7 @@ def prepare_data(
     `channels` (3 = RGB, 1 = grayscale) is what every image becomes; on a CUDA `device`, JPEGs
     are decoded by nvjpeg.
     """
+    check_channels(channels, config.spec)  # before anything is decoded
     root = Path(config.data) if config.data is not None else embedded_dataset(seed=0)
     dataset = discover(
         root,
@@ -61,7 +66,10 @@ def prepare_data(
     notes += dataset.notes
     jpeg_device = device if device is not None and device.type == "cuda" else None
     decoded = []
-    for split, samples in (("train", dataset.train), ("val", dataset.val)):
+    splits = [("train", dataset.train), ("val", dataset.val)]
+    if dataset.test:
+        splits.append(("test", dataset.test))
+    for split, samples in splits:
         started = time.perf_counter()
         lookup = decode_cached(
             [s.path for s in samples],
@@ -84,13 +92,15 @@ def prepare_data(
                 f"{size[0]}x{size[1]}, the spec's input size"
             )
         decoded.append((result.images, labels(kept, names, config.task)))
-    (train_x, train_y), (val_x, val_y) = decoded
+    (train_x, train_y), (val_x, val_y), *test = decoded
+    tested = f", test: {plural(len(test[0][1]), 'image')}" if test else ""
     notes.append(
-        f"train: {plural(len(train_y), 'image')}, val: {plural(len(val_y), 'image')}, "
+        f"train: {plural(len(train_y), 'image')}, val: {plural(len(val_y), 'image')}{tested}, "
         f"{plural(len(names), f'{config.task} class', f'{config.task} classes')} "
         f"({', '.join(names)})"
     )
-    return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes))
+    test_x, test_y = test[0] if test else (None, None)
+    return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes), test_x, test_y)
 
 
 def _decode_note(split: str, count: int, seconds: float, status: str, path: Path | None) -> str:

@@ -16,6 +16,7 @@ import yaml
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
+from runner.lodo_table import lodo_section
 from runner.rundir import RunDir
 from runner.sweep import SweepRun
 from runner.visualize.accuracy import plot_accuracy
@@ -95,11 +96,16 @@ def settings_line(runs: Sequence[SweepRun], base: Path) -> str:
     return "Training settings: " + ", ".join(parts) + "."
 
 
+def _column(run: SweepRun) -> str:
+    held = getattr(run, "holdout", None)
+    return f"{run.task} task" + (f", {held} held out" if held else "")
+
+
 def filters_table(
     spec_runs: Sequence[SweepRun], figures: dict[str, VisualizeResult], base: Path
 ) -> str:
     """One row per figure (layer), one column per task."""
-    header = "| Layer | " + " | ".join(f"{r.task} task" for r in spec_runs) + " |"
+    header = "| Layer | " + " | ".join(_column(r) for r in spec_runs) + " |"
     lines = [header, "|---|" + "---|" * len(spec_runs)]
     first = figures[spec_runs[0].name].figures
     for index, fig in enumerate(first):
@@ -188,6 +194,7 @@ def write_report(
     for task in tasks:
         task_runs = [r for r in runs if r.task == task]
         lines += [f"## {task.capitalize()} task", "", accuracy_table(task_runs, summaries, out), ""]
+    lines += lodo_section(runs, summaries)
     for spec_path, spec_runs in by_spec.items():
         lines += spec_section(spec_runs, figures, comparisons.get(spec_path), out)
     report = out / REPORT_FILE

@@ -26,6 +26,8 @@ METRICS_FIELDS = (
     "train_accuracy",
     "val_loss",
     "val_accuracy",
+    "test_loss",  # the held-out domain's, with --holdout-domain; never used to choose
+    "test_accuracy",
     "lr",
     "seconds",
     "images_per_second",

@@ -28,11 +28,12 @@ def train_step(
     y: torch.Tensor,
     precision: str,
     after_forward: Callable[[], None] | None = None,
+    label_smoothing: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step on a normalised batch: (mean loss, correct count), both left on the device."""
     with autocast(x.device, precision):
         logits = net(x)
-    loss = nn.functional.cross_entropy(logits.float(), y)
+    loss = nn.functional.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
     if after_forward is not None:
         after_forward()
     optimizer.zero_grad(set_to_none=True)

@@ -11,7 +11,7 @@ and says which setting differs, rather than mixing results of different settings
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from archspec.errors import SpecError, UserError
 from archspec.shapes import num_classes_for, resolve
 from archspec.spec import Spec, load_spec, spec_from_data
 from runner.config import TrainConfig
-from runner.rundir import RunDir
+from runner.lodo_table import expand_holdouts
+from runner.recipe import RECIPE_FIELDS
+from runner.rundir import RunDir, default_run_name
 from runner.train import train_run
 
 TASKS = ("category", "domain")
@@ -36,7 +38,11 @@ RESULT_FIELDS = (
     "holdout_domain",
     "val_fraction",
     "skip_bad_images",
+    *RECIPE_FIELDS,
+    "init",
 )
+# What TrainConfig assumes for a field an older run's config.yaml does not have.
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 # What train_run writes before its first checkpoint; a folder holding only these never trained.
 UNSTARTED_FILES = frozenset({"config.yaml", "spec.yaml", "metrics.csv"})
 
@@ -46,7 +52,8 @@ class SweepRun:
     spec_path: Path
     spec: Spec
     task: str
-    path: Path  # <out>/<spec stem>-<task>
+    path: Path  # <out>/<spec stem>-<task>[-holdout-<domain>]
+    holdout: str | None = None  # leave-one-domain-out: the domain this run tests on
 
     @property
     def name(self) -> str:
@@ -54,11 +61,16 @@ class SweepRun:
 
 
 def plan_sweep(
-    specs: Sequence[Path], tasks: Sequence[str], out: Path, spec_set: Sequence[str] = ()
+    specs: Sequence[Path],
+    tasks: Sequence[str],
+    out: Path,
+    spec_set: Sequence[str] = (),
+    holdouts: Sequence[str | None] = (None,),
 ) -> list[SweepRun]:
     """Every (spec, task) pair, spec by spec; every spec checked for every task before any run.
 
-    `spec_set`: `--set PATH=VALUE` changes applied to every spec."""
+    `spec_set`: `--set PATH=VALUE` changes applied to every spec. `holdouts`: the held-out
+    domain of each run, one run per domain (None: no held-out domain)."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or not tasks:
         raise UserError(f"unknown task {', '.join(unknown)}; the tasks are {', '.join(TASKS)}")
@@ -80,7 +92,11 @@ def plan_sweep(
         except SpecError as e:
             problems.append(str(e))
             continue
-        runs += [SweepRun(path, spec, task, Path(out) / f"{path.stem}-{task}") for task in tasks]
+        runs += [
+            SweepRun(path, spec, task, Path(out) / default_run_name(str(path), task, d), d)
+            for task in tasks
+            for d in holdouts
+        ]
     if problems:
         raise UserError("nothing trained; fix these specs first:\n" + "\n".join(problems))
     return runs
@@ -120,7 +136,7 @@ def check_reusable(run: SweepRun, config: TrainConfig) -> None:
     differ = [
         f"{f}={stored.get(f)!r} there, {wanted[f]!r} now"
         for f in RESULT_FIELDS
-        if not _same(f, stored.get(f), wanted[f])
+        if not _same(f, stored.get(f, DEFAULTS[f]), wanted[f])
     ]
     if differ:
         raise UserError(
@@ -195,9 +211,18 @@ def run_sweep(
             "--holdout-domain leaves a domain out of training, so it cannot go with the domain "
             "task: pass --task category"
         )
-    runs = plan_sweep(specs, tasks, out, training.get("spec_set", ()))
+    holdouts = expand_holdouts(training.pop("holdout_domain", None), training)
+    runs = plan_sweep(specs, tasks, out, training.get("spec_set", ()), holdouts)
     configs = [
-        TrainConfig(str(r.spec_path), r.task, out=str(out), name=r.name, **training) for r in runs
+        TrainConfig(
+            str(r.spec_path),
+            r.task,
+            out=str(out),
+            name=r.name,
+            holdout_domain=r.holdout,
+            **training,
+        )
+        for r in runs
     ]
     statuses = {r.name: run_status(r, c) for r, c in zip(runs, configs, strict=True)}
     for number, (run, config) in enumerate(zip(runs, configs, strict=True), start=1):

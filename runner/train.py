@@ -18,7 +18,7 @@ import functools
 import signal
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from archspec.memory import check_memory
 from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
 from runner import fault_hooks
+from runner.augment import Augmenter
 from runner.checkpoint import (
     Checkpoint,
     find_checkpoint,
@@ -44,7 +45,8 @@ from runner.checkpoint import (
 )
 from runner.checkpoint_writer import CheckpointWriter, snapshot, snapshot_ready, to_cpu
 from runner.config import TrainConfig
-from runner.data import embedded_dataset, normalize
+from runner.data import PACS_MEAN, PACS_STD, embedded_dataset, normalize
+from runner.data.channels import check_channels, per_channel
 from runner.device import (
     autocast,
     deterministic,
@@ -54,8 +56,11 @@ from runner.device import (
     torch_memory_format,
 )
 from runner.distributed import World
+from runner.init import TORCHVISION, load_init, read_state
 from runner.model import seeded_model
+from runner.optimization import build_optimizer, build_schedule
 from runner.prepare import PreparedData, prepare_data
+from runner.recipe import Recipe, recipe_of, statistics
 from runner.resume import resumed_config
 from runner.rundir import RunDir, default_run_name, new_run_dir
 from runner.step import choose_memory_format, train_step
@@ -137,6 +142,13 @@ class Training:
     val_y: torch.Tensor
     start_epoch: int
     rows: list[dict[str, Any]]  # metrics.csv so far
+    recipe: Recipe
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    augmenter: Augmenter
+    mean: tuple[float, ...]  # normalisation, one value per input channel
+    std: tuple[float, ...]
+    test_x: torch.Tensor | None = None  # this process's slice of the held-out domain's images
+    test_y: torch.Tensor | None = None
     best: dict[str, Any] = field(default_factory=lambda: {"best_accuracy": -1.0, "best_epoch": 0})
     position: dict[str, Any] | None = None  # where a mid-epoch resume starts
     drop_lone_image: bool = False  # BatchNorm cannot train on a last batch of one image
@@ -266,21 +278,29 @@ def _set_up(
         if world.is_main:
             embedded_dataset(seed=0)  # generate the cache once, not once per process
         world.barrier()
-    data = prepare_data(config, spec.input_shape[1:], progress=progress)
+    channels = spec.input_shape[0]
+    recipe, (norm, mean, std), start = _check_recipe_and_start(config, channels, checkpoint)
+    data = prepare_data(config, spec.input_shape[1:], progress=progress, channels=channels)
     resolved = _resolve_for_labels(spec, data.labels, config)
+    say = print if world.is_main else (lambda *args, **kwargs: None)
     for note in data.notes:
-        if world.is_main:
-            print(note)
+        say(note)
     check_memory(resolved, device, config.batch_size, training=True)  # before any weight exists
 
-    model = seeded_model(spec, len(data.labels), config.seed).to(device)
+    model = seeded_model(spec, len(data.labels), config.seed)
+    if start is not None:
+        load_init(model, config.init, say, start)
+    if recipe.normalize is None and norm == "imagenet":
+        say("normalisation: ImageNet's mean and std, as torchvision's weights were trained with")
+    model.to(device)
     # On CUDA the whole uint8 set moves to the GPU once: a batch is then an index, no copy.
     train_x = data.train_images.to(device) if device.type == "cuda" else data.train_images
     train_y = data.train_labels.to(train_x.device)
-    config = _choose_compute(config, model, train_x, train_y, world, device)
+    config = _choose_compute(config, model, train_x, train_y, world, device, (mean, std))
     # In its layout, on its device, before the optimizer exists: a loaded optimizer state then
     # lands there too.
     model.to(memory_format=torch_memory_format(config.memory_format))
+    optimizer = build_optimizer(recipe, model.parameters())
     t = Training(
         spec=spec,
         config=config,
@@ -291,7 +311,7 @@ def _set_up(
         run=None,
         model=model,
         net=model,
-        optimizer=_optimizer(model, config),
+        optimizer=optimizer,
         scaler=grad_scaler(device, config.precision),
         sampler=DistributedSampler(
             range(len(data.train_labels)),
@@ -307,12 +327,20 @@ def _set_up(
         val_y=data.val_labels[world.rank :: world.size],
         start_epoch=0,
         rows=[],
+        recipe=recipe,
+        schedule=build_schedule(recipe, optimizer, config.epochs),
+        augmenter=Augmenter(recipe.augment, channels, config.seed),
+        mean=mean,
+        std=std,
     )
+    if data.test_images is not None:  # scored every epoch, never used to choose one
+        t.test_x = data.test_images[world.rank :: world.size]
+        t.test_y = data.test_labels[world.rank :: world.size]
     _check_last_batch(t)
     if checkpoint is not None:
         _restore(t, checkpoint)
     elif world.is_main:
-        _new_run(t)
+        _new_run(t, norm)
     if world.is_main:
         t.run.write_metrics(t.rows)
         t.say(f"run directory: {t.run.path}")
@@ -321,7 +349,25 @@ def _set_up(
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return build_optimizer(recipe_of(config), model.parameters())
+
+
+def _check_recipe_and_start(
+    config: TrainConfig, channels: int, checkpoint: Checkpoint | None
+) -> tuple[Recipe, tuple[str, tuple, tuple], dict | None]:
+    """The recipe, its normalisation per input channel, and the --init weights: read before the
+    data is decoded, so a mistake in any of them costs no decoding."""
+    check_channels(channels, config.spec)
+    recipe = recipe_of(config)
+    norm, mean, std = statistics(recipe, pretrained_imagenet=_imagenet_start(config))
+    normalization = (norm, per_channel(mean, channels), per_channel(std, channels))
+    # A resumed run has its own weights.
+    start = read_state(config.init) if config.init is not None and checkpoint is None else None
+    return recipe, normalization, start
+
+
+def _imagenet_start(config: TrainConfig) -> bool:
+    return config.init is not None and config.init.startswith(TORCHVISION)
 
 
 def _choose_compute(
@@ -331,6 +377,7 @@ def _choose_compute(
     train_y: torch.Tensor,
     world: World,
     device: torch.device,
+    normalization: tuple[Sequence[float], Sequence[float]],
 ) -> TrainConfig:
     """Resolve "auto" precision and memory format for this model on this device, said once.
 
@@ -344,7 +391,8 @@ def _choose_compute(
         # A CPU's per-image speed hardly depends on the batch, so a small one keeps this short;
         # a GPU needs the real batch (small ones are bound by kernel launches).
         count = min(config.batch_size, len(train_y), 16 if device.type == "cpu" else len(train_y))
-        x, y = normalize(train_x[:count].to(device)), train_y[:count].to(device)
+        x = normalize(train_x[:count].to(device), *normalization)
+        y = train_y[:count].to(device)
 
         def combine(seconds: dict[str, float]) -> dict[str, float]:
             return dict(zip(seconds, world.sum(*seconds.values()), strict=True))
@@ -376,13 +424,16 @@ def _check_last_batch(t: Training) -> None:
         )
 
 
-def _new_run(t: Training) -> None:
+def _new_run(t: Training, normalization: str) -> None:
     config = t.config
     name = config.name or default_run_name(config.spec, config.task, config.holdout_domain)
     t.run = new_run_dir(Path(config.out), name)
     t.config = replace(config, name=t.run.path.name)
     t.run.write_yaml("config.yaml", t.config.to_data())
     t.run.write_yaml("spec.yaml", t.spec.to_data())
+    # The recipe as trained: the normalisation resolved to the values per input channel.
+    recipe = {**t.recipe.to_data(), "normalize": normalization}
+    t.run.write_yaml("recipe.yaml", {**recipe, "mean": [*t.mean], "std": [*t.std]})
 
 
 def _restore(t: Training, checkpoint: Checkpoint) -> None:
@@ -394,6 +445,9 @@ def _restore(t: Training, checkpoint: Checkpoint) -> None:
     _restore_cuda_rng(t, checkpoint.state.get("cuda_rng"))
     if t.scaler is not None and checkpoint.state.get("scaler"):
         t.scaler.load_state_dict(checkpoint.state["scaler"])
+    if "schedule" in checkpoint.state:  # absent from runs saved before recipes existed
+        t.schedule.load_state_dict(checkpoint.state["schedule"])
+        t.augmenter.load_state_dict(checkpoint.state["augment"])
     t.best = {k: checkpoint.state[k] for k in ("best_accuracy", "best_epoch")}
     t.position = checkpoint.state.get("position")
     t.start_epoch = t.saved_epoch = checkpoint.epoch
@@ -485,11 +539,18 @@ def _train_step(
     t: Training, sums: EpochSums, index: torch.Tensor, after_forward: Callable[[], None]
 ) -> None:
     """One optimizer step on the images at `index`, added to `sums` without waiting."""
-    x = normalize(t.train_x[index].to(t.device, non_blocking=True))
+    x = t.augmenter(t.train_x[index].to(t.device, non_blocking=True), t.mean, t.std)
     x = x.contiguous(memory_format=t.layout)
     y = t.train_y[index].to(t.device, non_blocking=True)
     loss, correct = train_step(
-        t.net, t.optimizer, t.scaler, x, y, t.config.precision, after_forward
+        t.net,
+        t.optimizer,
+        t.scaler,
+        x,
+        y,
+        t.config.precision,
+        after_forward,
+        label_smoothing=t.recipe.label_smoothing,
     )
     sums.add(loss, correct, len(index))
 
@@ -534,29 +595,49 @@ def _evaluate_epoch(t: Training, epoch: int, sums: EpochSums) -> tuple[dict[str,
     (the row's is rounded for the file; selection compares the exact one)."""
     totals = sums.read()
     loss_sum, correct, seen = t.world.sum(totals["loss"], totals["correct"], totals["seen"])
-    val = evaluate(
-        t.net,
-        t.val_x,
-        t.val_y,
-        t.config.batch_size,
-        t.device,
-        precision=t.config.precision,
-        memory_format=t.layout,
-    )
+    val = _score(t, t.val_x, t.val_y)
     val_loss_sum, val_correct, val_count = t.world.sum(val.loss_sum, val.correct, val.count)
     val_loss, val_accuracy = val_loss_sum / val_count, val_correct / val_count
-    t.say(f"[Epoch {epoch + 1}] eval accuracy: {val_accuracy:.4f}, loss: {val_loss:.4f}")
+    tested = {}
+    if t.test_x is not None:
+        test = _score(t, t.test_x, t.test_y)
+        test_loss_sum, test_correct, test_count = t.world.sum(
+            test.loss_sum, test.correct, test.count
+        )
+        tested = {
+            "test_loss": round(test_loss_sum / test_count, 6),
+            "test_accuracy": round(test_correct / test_count, 6),
+        }
+    t.say(
+        f"[Epoch {epoch + 1}] eval accuracy: {val_accuracy:.4f}, loss: {val_loss:.4f}"
+        + (f"; held-out {t.config.holdout_domain}: {tested['test_accuracy']:.4f}" if tested else "")
+    )
     row = {
         "epoch": epoch + 1,
         "train_loss": round(loss_sum / seen, 6),
         "train_accuracy": round(correct / seen, 6),
         "val_loss": round(val_loss, 6),
         "val_accuracy": round(val_accuracy, 6),
+        **tested,
         "lr": t.optimizer.param_groups[0]["lr"],
         "seconds": round(sums.seconds, 3),
         "images_per_second": round(seen / sums.seconds, 1),
     }
     return row, val_accuracy
+
+
+def _score(t: Training, images: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    return evaluate(
+        t.net,
+        images,
+        labels,
+        t.config.batch_size,
+        t.device,
+        precision=t.config.precision,
+        memory_format=t.layout,
+        mean=t.mean,
+        std=t.std,
+    )
 
 
 @torch.no_grad()
@@ -569,6 +650,8 @@ def evaluate(
     *,
     precision: str = "fp32",
     memory_format: torch.memory_format = torch.contiguous_format,
+    mean: Sequence[float] = PACS_MEAN,
+    std: Sequence[float] = PACS_STD,
 ) -> Evaluation:
     """Summed loss, correct count and predicted labels over `images`, in eval mode."""
     was_training = model.training
@@ -576,7 +659,7 @@ def evaluate(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     predictions = []
     for start in range(0, len(labels), batch_size):
-        x = normalize(images[start : start + batch_size].to(device))
+        x = normalize(images[start : start + batch_size].to(device), mean, std)
         y = labels[start : start + batch_size].to(device)
         with autocast(device, precision):
             logits = model(x.contiguous(memory_format=memory_format))
@@ -603,6 +686,7 @@ def _timed_checkpoint(t: Training) -> Iterator[None]:
 def _checkpoint_epoch(t: Training, epoch: int, row: dict[str, Any], val_accuracy: float) -> None:
     """Record the epoch: metrics.csv now; best.pt and last.pt in the background, when due and
     no write is in flight (best.pt's weights are kept until then)."""
+    t.schedule.step()  # the next epoch's learning rate, saved with last.pt
     t.rows.append(row)
     improved = val_accuracy > t.best["best_accuracy"]
     if improved:
@@ -640,6 +724,8 @@ def _save_in_background(t: Training, epoch: int, position: dict[str, Any] | None
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if t.device.type == "cuda" else [],
         "scaler": t.scaler.state_dict() if t.scaler is not None else None,
+        "schedule": t.schedule.state_dict(),
+        "augment": t.augmenter.state_dict(),
         "position": position,
     }
     last = snapshot(t.model.state_dict())
@@ -782,6 +868,8 @@ def _finish(t: Training) -> None:
         t.device,
         precision=config.precision,
         memory_format=t.layout,
+        mean=t.mean,
+        std=t.std,
     )
     title = f"{t.spec.name}, {config.task} task"
     plot_curves(run.metrics, run.path / "curves.png", title=title)
@@ -809,9 +897,27 @@ def _finish(t: Training) -> None:
             "params": stats.total_params,
             "mult_adds": stats.total_mult_adds,
             "checkpoint_seconds": round(t.checkpoint_seconds, 3),
+            **_held_out_summary(t),
         }
     )
     print(
         f"best eval accuracy {t.best['best_accuracy']:.4f} at epoch {t.best['best_epoch']}; "
         f"see {run.path}"
     )
+
+
+def _held_out_summary(t: Training) -> dict[str, Any]:
+    """The held-out domain's accuracy at the epoch chosen on the source domains, and apart from
+    it, labelled, the oracle: the best of any epoch, which only a peek at the test labels finds."""
+    if t.config.holdout_domain is None or not t.rows:
+        return {}
+    tests = {int(r["epoch"]): float(r["test_accuracy"]) for r in t.rows}
+    oracle_epoch = max(tests, key=lambda epoch: (tests[epoch], -epoch))
+    return {
+        "holdout_domain": t.config.holdout_domain,
+        "selection": "training-domain validation: the epoch with the best accuracy on the "
+        "source domains' validation images",
+        "test_accuracy": tests[t.best["best_epoch"]],
+        "oracle_test_accuracy": tests[oracle_epoch],
+        "oracle_epoch": oracle_epoch,
+    }

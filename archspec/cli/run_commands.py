@@ -22,8 +22,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--epochs", type=int, help="epochs to train (default: 100)")
     parser.add_argument("--batch-size", type=int, help="images per step (default: 128)")
-    parser.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3)")
-    parser.add_argument("--weight-decay", type=float, help="Adam weight decay (default: 0)")
+    add_recipe_options(parser)
     parser.add_argument(
         "--seed", type=int, help="seeds weights, shuffling, dropout, split (default: 0)"
     )
@@ -37,8 +36,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--holdout-domain",
         metavar="NAME",
-        help="train on the other domains, validate on this one (category task) "
-        "(default: none, validate on the data's own split)",
+        help="leave-one-domain-out: train and choose the epoch on the other domains, test on "
+        "this one (category task; sweep also takes `all`) (default: none, no test domain)",
     )
     parser.add_argument(
         "--val-fraction",
@@ -81,13 +80,93 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     add_set_option(parser)
 
 
+def add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    """The recipe's flags; a recipe file (--recipe) sets the same fields, the flags win."""
+    group = parser.add_argument_group("recipe (defaults: the study's)")
+    group.add_argument(
+        "--recipe",
+        type=Path,
+        metavar="FILE",
+        help="a recipe YAML file with any of the fields below (default: none, the flags alone)",
+    )
+    group.add_argument(
+        "--optimizer", choices=("adam", "adamw", "sgd"), help="optimizer (default: adam)"
+    )
+    group.add_argument("--lr", type=float, help="learning rate (default: 1e-3)")
+    group.add_argument("--weight-decay", type=float, help="weight decay (default: 0)")
+    group.add_argument("--momentum", type=float, help="sgd's momentum (default: 0)")
+    group.add_argument(
+        "--nesterov", action="store_true", default=None, help="sgd: Nesterov momentum"
+    )
+    group.add_argument(
+        "--schedule",
+        choices=("constant", "cosine", "step"),
+        help="learning rate per epoch (default: constant)",
+    )
+    group.add_argument(
+        "--warmup-epochs", type=int, help="cosine: epochs of linear warm-up (default: 0)"
+    )
+    group.add_argument("--step-size", type=int, help="step: epochs between decays (default: 30)")
+    group.add_argument("--gamma", type=float, help="step: the decay factor (default: 0.1)")
+    group.add_argument("--label-smoothing", type=float, help="(default: 0)")
+    group.add_argument(
+        "--augment",
+        choices=("none", "flip", "domainbed"),
+        help="per-image augmentation of the training batches (default: none)",
+    )
+    group.add_argument(
+        "--normalize",
+        metavar="NAME|MEAN/STD",
+        help="pacs, imagenet, or per-channel values such as 0.5,0.5,0.5/0.25,0.25,0.25 "
+        "(default: pacs; imagenet with torchvision weights)",
+    )
+    group.add_argument(
+        "--init",
+        metavar="SOURCE",
+        help="start from weights: a .pt/.pth/.safetensors file, a checkpoint or run "
+        "directory, or torchvision:NAME[:WEIGHTS] (default: none, random weights)",
+    )
+
+
+RECIPE_FLAGS = (
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "momentum",
+    "nesterov",
+    "schedule",
+    "warmup_epochs",
+    "step_size",
+    "gamma",
+    "label_smoothing",
+    "augment",
+    "normalize",
+)
+
+
+def recipe_overrides(args: argparse.Namespace) -> dict:
+    """The recipe fields from --recipe and the flags (the flags win), checked together."""
+    from runner.recipe import check_recipe, load_recipe, parse_normalize_flag
+
+    given = load_recipe(args.recipe) if args.recipe is not None else {}
+    for name in RECIPE_FLAGS:
+        value = getattr(args, name)
+        if value is not None:
+            given[name] = parse_normalize_flag(value) if name == "normalize" else value
+    source = f"{args.recipe} with the flags" if args.recipe is not None else "the training flags"
+    check_recipe(given, source)
+    if args.recipe is not None:
+        given["recipe"] = str(args.recipe)
+    if args.init is not None:
+        given["init"] = args.init
+    return given
+
+
 def training_overrides(args: argparse.Namespace) -> dict:
     """The training flags the user gave, checked; TrainConfig supplies the rest."""
     names = (
         "epochs",
         "batch_size",
-        "lr",
-        "weight_decay",
         "seed",
         "device",
         "workers",
@@ -100,6 +179,7 @@ def training_overrides(args: argparse.Namespace) -> dict:
         "checkpoint_every",
     )
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    given.update(recipe_overrides(args))
     if args.data is not None:
         given["data"] = str(args.data)
     if args.set:
@@ -159,6 +239,11 @@ def train_command(args: argparse.Namespace) -> int:
     from runner.train import train_run
 
     given = training_overrides(args)
+    if given.get("holdout_domain") == "all":
+        raise UserError(
+            "--holdout-domain all trains one run per domain: use archspec sweep SPEC --task "
+            "category --holdout-domain all, or name one domain"
+        )
     if args.resume is not None:
         # The run's own task and --set changes unless given; other settings are checked
         # against the run's.

@@ -6,6 +6,13 @@
                   (train trains, crossval validates, test is not used; see kfold.py for the lines)
 3. no-split:      `DIR/<domain>/<category>/<image>` alone: a seeded, stratified share of every
                   (domain, category) group is held out for validation
+4. class-folders: `DIR/<category>/<image>` (torchvision's ImageFolder): no domains, so only the
+                  category task; a seeded, stratified share of every category validates
+
+With a held-out domain D (leave-one-domain-out), every layout gives three parts: train and val
+from the other (source) domains only, as the layout splits them, and test = every image of D
+(in pacs-kfold, D's test file, which PACS makes the whole domain). The epoch is chosen on val;
+test is only ever reported.
 
 Label names are the folder names, sorted. Images are .jpg/.jpeg/.png in any letter case; hidden
 files and folders (a leading dot) are ignored.
@@ -18,7 +25,7 @@ from pathlib import Path
 
 from archspec.text import plural
 from runner.data.errors import DataError
-from runner.data.folders import Tree, categories_of, read_tree, visible_dirs
+from runner.data.folders import Tree, categories_of, image_files, read_tree, visible_dirs
 from runner.data.kfold import (
     check_split_files_complete,
     find_image_root,
@@ -30,7 +37,8 @@ LAYOUTS = (
     "  DIR/train/<domain>/<category>/<image> with DIR/val/<domain>/<category>/<image>\n"
     "  DIR/<domain>/<category>/<image> with PACS split files <domain>_train_kfold.txt and "
     "<domain>_crossval_kfold.txt\n"
-    "  DIR/<domain>/<category>/<image> alone (a share of each folder is held out for validation)"
+    "  DIR/<domain>/<category>/<image> alone (a share of each folder is held out for validation)\n"
+    "  DIR/<category>/<image> (class folders without domains; category task only)"
 )
 
 
@@ -46,13 +54,14 @@ class Dataset:
     """What `discover` found, split into train and val."""
 
     root: Path
-    layout: str  # "split-folders" | "pacs-kfold" | "no-split"
+    layout: str  # "split-folders" | "pacs-kfold" | "no-split" | "class-folders"
     train: tuple[Sample, ...]
-    val: tuple[Sample, ...]
-    domains: tuple[str, ...]  # sorted folder names; label order of the domain task
+    val: tuple[Sample, ...]  # chooses the epoch: never from the held-out domain
+    domains: tuple[str, ...]  # sorted folder names; label order of the domain task; () if none
     categories: tuple[str, ...]  # sorted folder names; label order of the category task
     notes: tuple[str, ...]  # things worth telling the user once
     holdout_domain: str | None = None  # set by leave-one-domain-out; forbids the domain task
+    test: tuple[Sample, ...] = ()  # the held-out domain's images; empty without one
 
 
 def discover(
@@ -60,9 +69,9 @@ def discover(
 ) -> Dataset:
     """Find the layout under `root`, list its samples and split them; DataError on any mistake.
 
-    `seed` and `val_fraction` only matter to the no-split layout. `holdout_domain` turns any
-    layout into leave-one-domain-out: train on the other domains' training samples, validate on
-    every sample of the held-out domain.
+    `seed` and `val_fraction` only matter to the layouts without a split of their own.
+    `holdout_domain` turns any layout with domains into leave-one-domain-out: train and validate
+    on the other domains as the layout splits them, test on every image of the held-out one.
     """
     if not 0 < val_fraction < 1:
         raise DataError(f"the validation fraction must lie between 0 and 1, not {val_fraction}")
@@ -73,16 +82,19 @@ def discover(
         raise DataError(
             f"{root} is not a folder: --data expects a folder laid out as one of\n{LAYOUTS}"
         )
+    whole_domains = None  # domain -> its test images, where the layout lists them
     if (root / "train").is_dir() or (root / "val").is_dir():
         dataset = _split_folders(root)
     elif split_files := find_split_files(root):
-        dataset = _pacs_kfold(root, split_files)
+        dataset, whole_domains = _pacs_kfold(root, split_files)
+    elif _is_class_folders(root):
+        dataset = _class_folders(root, seed, val_fraction)
     elif visible_dirs(root):
         dataset = _no_split(root, seed, val_fraction)
     else:
         raise DataError(f"no domain folders in {root}: expected one of these layouts\n{LAYOUTS}")
     if holdout_domain is not None:
-        dataset = _hold_out(dataset, holdout_domain)
+        dataset = _hold_out(dataset, holdout_domain, whole_domains)
     return dataset
 
 
@@ -144,17 +156,23 @@ def _split_folders(root: Path) -> Dataset:
     )
 
 
-def _pacs_kfold(root: Path, files: dict[tuple[str, str], Path]) -> Dataset:
+def _pacs_kfold(
+    root: Path, files: dict[tuple[str, str], Path]
+) -> tuple[Dataset, dict[str, tuple[Sample, ...]]]:
+    """The dataset, and each domain's test file as samples (for a held-out domain)."""
     image_root = find_image_root(root, {domain for domain, _ in files})
     # Folders of split files inside the image root are not domains.
     split_dirs = {path.parent for path in files.values()} - {image_root}
     tree = _read_nonempty(image_root, split_dirs)
     check_split_files_complete(files, sorted(tree))
-    listed = read_split(files, image_root, tree)
+    split = read_split(files, image_root, tree)
+    listed = split.images
     train = _by_folder([_sample_of(p) for p in listed["train"]])
     val = _by_folder([_sample_of(p) for p in listed["crossval"]])
+    tests = _by_folder([_sample_of(p) for p in listed["test"]])
     where = ", ".join(sorted({str(p.parent) for p in files.values()}))
     notes = [f"PACS split files in {where}: train for training, crossval for validation"]
+    notes += split.warnings
     if image_root != root:
         notes.append(f"images read from {image_root}")
     total = sum(len(paths) for categories in tree.values() for paths in categories.values())
@@ -163,7 +181,7 @@ def _pacs_kfold(root: Path, files: dict[tuple[str, str], Path]) -> Dataset:
         notes.append(
             f"{plural(unused, 'image')} in neither a train nor a crossval split file: unused"
         )
-    return Dataset(
+    dataset = Dataset(
         root=root,
         layout="pacs-kfold",
         train=train,
@@ -172,6 +190,8 @@ def _pacs_kfold(root: Path, files: dict[tuple[str, str], Path]) -> Dataset:
         categories=categories_of(tree),
         notes=tuple(notes),
     )
+    whole = {d: tuple(s for s in tests if s.domain == d) for d in dataset.domains}
+    return dataset, {d: samples for d, samples in whole.items() if samples}
 
 
 def validation_count(n: int, val_fraction: float) -> int:
@@ -184,8 +204,8 @@ def validation_count(n: int, val_fraction: float) -> int:
     return min(max(round(val_fraction * n), 1), n - 1)
 
 
-def _no_split(root: Path, seed: int, val_fraction: float) -> Dataset:
-    tree = _read_nonempty(root)
+def _stratified(tree: Tree, seed: int, val_fraction: float) -> tuple[list[Sample], list[Sample]]:
+    """A seeded share of every (domain, category) group for validation, the rest to train."""
     train: list[Sample] = []
     val: list[Sample] = []
     for domain, categories in sorted(tree.items()):
@@ -197,6 +217,12 @@ def _no_split(root: Path, seed: int, val_fraction: float) -> Dataset:
             k = validation_count(len(shuffled), val_fraction)
             val += [Sample(p, domain, category) for p in shuffled[:k]]
             train += [Sample(p, domain, category) for p in shuffled[k:]]
+    return train, val
+
+
+def _no_split(root: Path, seed: int, val_fraction: float) -> Dataset:
+    tree = _read_nonempty(root)
+    train, val = _stratified(tree, seed, val_fraction)
     return Dataset(
         root=root,
         layout="no-split",
@@ -211,7 +237,38 @@ def _no_split(root: Path, seed: int, val_fraction: float) -> Dataset:
     )
 
 
-def _hold_out(dataset: Dataset, domain: str) -> Dataset:
+def _is_class_folders(root: Path) -> bool:
+    """`root/<category>/<image>`: every sub-folder holds images and no folders of its own."""
+    folders = visible_dirs(root)
+    return bool(folders) and all(image_files(f) and not visible_dirs(f) for f in folders)
+
+
+def _class_folders(root: Path, seed: int, val_fraction: float) -> Dataset:
+    # One nameless domain: the split code is the no-split layout's, the domain label is "".
+    tree = {"": {folder.name: image_files(folder) for folder in visible_dirs(root)}}
+    train, val = _stratified(tree, seed, val_fraction)
+    return Dataset(
+        root=root,
+        layout="class-folders",
+        train=_by_folder(train),
+        val=_by_folder(val),
+        domains=(),
+        categories=categories_of(tree),
+        notes=(
+            f"class folders {root}/<category>/<image> without domains: held out "
+            f"{val_fraction * 100:g}% of each category for validation, seed {seed}",
+        ),
+    )
+
+
+def _hold_out(
+    dataset: Dataset, domain: str, whole_domains: dict[str, tuple[Sample, ...]] | None
+) -> Dataset:
+    if not dataset.domains:
+        raise DataError(
+            f"--holdout-domain {domain}: the data in {dataset.root} has no domains "
+            "(class folders <category>/<image>); lay it out as <domain>/<category>/<image>"
+        )
     if domain not in dataset.domains:
         raise DataError(
             f"unknown --holdout-domain {domain!r}: the domains in {dataset.root} are "
@@ -221,11 +278,22 @@ def _hold_out(dataset: Dataset, domain: str) -> Dataset:
     if not others:
         raise DataError(f"{dataset.root} has only the domain {domain}: nothing left to train on")
     train = tuple(s for s in dataset.train if s.domain != domain)
-    val = _by_folder([s for s in dataset.train + dataset.val if s.domain == domain])
+    val = tuple(s for s in dataset.val if s.domain != domain)
+    if whole_domains and domain in whole_domains:
+        test, source = whole_domains[domain], f"its test split file ({domain}_test_kfold.txt)"
+    else:
+        test = _by_folder([s for s in dataset.train + dataset.val if s.domain == domain])
+        source = "every image of it"
     note = (
-        f"leave-one-domain-out: training on {', '.join(others)}; "
-        f"validating on all {plural(len(val), 'image')} of {domain}"
+        f"leave-one-domain-out: training on {', '.join(others)} ({plural(len(train), 'image')}), "
+        f"choosing the epoch on their validation images ({len(val)}); testing on {domain}: "
+        f"{source}, {plural(len(test), 'image')}, never used to choose"
     )
     return replace(
-        dataset, train=train, val=val, notes=(*dataset.notes, note), holdout_domain=domain
+        dataset,
+        train=train,
+        val=val,
+        test=test,
+        notes=(*dataset.notes, note),
+        holdout_domain=domain,
     )

@@ -18,6 +18,12 @@ def _check_known(task: str) -> None:
 def check_task(dataset: Dataset, task: str) -> None:
     """Refuse a task the dataset cannot answer; call it before training."""
     _check_known(task)
+    if task == "domain" and not dataset.domains:
+        raise DataError(
+            f"--task domain: the data in {dataset.root} has no domains (class folders "
+            "<category>/<image>); use --task category, or lay the images out as "
+            "<domain>/<category>/<image>"
+        )
     if task == "domain" and dataset.holdout_domain is not None:
         # The model would be scored on a domain it never saw a label for: accuracy is 0.
         raise DataError(

@@ -117,14 +117,15 @@ def test_no_split_refuses_a_fraction_outside_zero_one(tmp_path, write_tree):
 # --- leave-one-domain-out ------------------------------------------------------------------
 
 
-def test_holdout_domain_validates_on_all_of_it(tmp_path, write_tree):
+def test_holdout_domain_validates_on_the_sources_and_tests_on_all_of_it(tmp_path, write_tree):
     write_tree(tmp_path / "train", {"photo": {"dog": 3}, "sketch": {"dog": 2, "cat": 2}})
     write_tree(tmp_path / "val", {"photo": {"dog": 1}, "sketch": {"dog": 1, "cat": 1}})
     dataset = discover(tmp_path, holdout_domain="sketch")
     assert dataset.holdout_domain == "sketch"
     assert {s.path for s in dataset.train} == set((tmp_path / "train" / "photo").rglob("*.png"))
-    assert {s.path for s in dataset.val} == set(tmp_path.glob("*/sketch/*/*.png"))
-    assert len(dataset.val) == 6
+    assert {s.path for s in dataset.val} == set((tmp_path / "val" / "photo").rglob("*.png"))
+    assert {s.path for s in dataset.test} == set(tmp_path.glob("*/sketch/*/*.png"))
+    assert len(dataset.test) == 6
     assert dataset.domains == ("photo", "sketch")  # label names keep every domain
     assert any("sketch" in note and "6 images" in note for note in dataset.notes)
 
@@ -132,8 +133,16 @@ def test_holdout_domain_validates_on_all_of_it(tmp_path, write_tree):
 def test_holdout_domain_in_no_split_layout(tmp_path, write_tree):
     write_tree(tmp_path, COUNTS)
     dataset = discover(tmp_path, holdout_domain="photo")
-    assert groups(dataset.val) == {("photo", "dog"): 10, ("photo", "cat"): 5}
+    assert groups(dataset.test) == {("photo", "dog"): 10, ("photo", "cat"): 5}
     assert groups(dataset.train) == {("sketch", "dog"): 1, ("sketch", "cat"): 1}
+    assert groups(dataset.val) == {("sketch", "dog"): 1}  # 20% of sketch's groups, at least 1
+
+
+def test_without_holdout_domain_there_is_no_test(tmp_path, write_tree):
+    write_tree(tmp_path, COUNTS)
+    dataset = discover(tmp_path)
+    assert dataset.test == ()
+    assert dataset == discover(tmp_path)
 
 
 def test_unknown_holdout_domain_lists_the_valid_ones(tmp_path, write_tree):
@@ -182,10 +191,29 @@ def test_domain_without_category_folders_is_named(tmp_path, write_tree):
         discover(tmp_path)
 
 
-def test_pointing_at_one_domain_is_explained(tmp_path, write_tree):
+def test_class_folders_split_stratified_and_seeded(tmp_path, write_tree):
+    write_tree(tmp_path, {"photo": {"dog": 10, "cat": 5}})
+    dataset = discover(tmp_path / "photo", seed=3)
+    assert dataset.layout == "class-folders"
+    assert dataset.domains == ()
+    assert dataset.categories == ("cat", "dog")
+    assert Counter(s.category for s in dataset.val) == {"dog": 2, "cat": 1}
+    assert Counter(s.category for s in dataset.train) == {"dog": 8, "cat": 4}
+    assert dataset == discover(tmp_path / "photo", seed=3)
+    assert dataset.val != discover(tmp_path / "photo", seed=4).val
+
+
+def test_class_folders_have_no_domains_to_hold_out(tmp_path, write_tree):
     write_tree(tmp_path, {"photo": {"dog": 2, "cat": 2}})
+    with pytest.raises(DataError, match="has no domains"):
+        discover(tmp_path / "photo", holdout_domain="sketch")
+
+
+def test_mixed_class_and_domain_folders_are_explained(tmp_path, write_tree, write_png):
+    write_tree(tmp_path, {"photo": {"dog": 2}})
+    write_png(tmp_path / "cat" / "a.png")
     with pytest.raises(DataError, match="holds images but no category folders"):
-        discover(tmp_path / "photo")
+        discover(tmp_path)
 
 
 def test_all_problems_are_reported_together(tmp_path, write_tree):

@@ -1,5 +1,6 @@
 """The task picks the label names and the label of every sample."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,10 @@ def test_holdout_domain_forbids_the_domain_task():
     check_task(dataset(holdout_domain="sketch"), "category")
     with pytest.raises(DataError, match="--holdout-domain makes no sense with --task domain"):
         check_task(dataset(holdout_domain="sketch"), "domain")
+
+
+def test_data_without_domains_refuses_the_domain_task():
+    plain = replace(dataset(), domains=(), layout="class-folders")
+    check_task(plain, "category")
+    with pytest.raises(DataError, match="has no domains"):
+        check_task(plain, "domain")
