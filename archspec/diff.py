@@ -18,6 +18,10 @@ from archspec.layers import format_shape
 from archspec.shapes import ResolvedLayer, ResolvedSpec, resolve
 from archspec.spec import Spec
 
+Sequence_ = tuple  # the resolved layers, in the order the model runs them
+MAX_MOVED_SHOWN = 4
+MAX_ALIGN = 4_000_000  # layer pairs scored: about a second for two 2,000-layer networks
+
 
 @dataclass(frozen=True)
 class LayerChange:
@@ -65,10 +69,16 @@ class SpecDiff:
     layers: tuple[LayerChange, ...]
     a: Totals
     b: Totals
+    moved: tuple[tuple[str, str], ...] = ()  # unchanged layers under another module path
 
     @property
     def equal(self) -> bool:
-        return not self.header and not self.layers and self.a.sections == self.b.sections
+        return (
+            not self.header
+            and not self.layers
+            and not self.moved
+            and self.a.sections == self.b.sections
+        )
 
     def counts(self) -> dict[str, int]:
         counts = {"changed": 0, "removed": 0, "added": 0}
@@ -83,10 +93,17 @@ class SpecDiff:
         for key, (a, b) in self.header.items():
             lines.append(f"~ {key}: {_show(a)} -> {_show(b)}")
         lines += [change.render() for change in self.layers]
+        if self.moved:
+            shown = ", ".join(f"{a} -> {b}" for a, b in self.moved[:MAX_MOVED_SHOWN])
+            more = len(self.moved) - MAX_MOVED_SHOWN
+            lines.append(
+                f"  unchanged but renumbered: {shown}" + (f" and {more} more" if more > 0 else "")
+            )
         if not self.equal:
             counts = self.counts()
             lines.append(
                 f"{counts['changed']} changed, {counts['removed']} removed, {counts['added']} added"
+                + (f", {len(self.moved)} renumbered" if self.moved else "")
             )
         lines += ["", *self.totals_table()]
         return "\n".join(lines) + "\n"
@@ -133,6 +150,7 @@ class SpecDiff:
             "header": {k: [a, b] for k, (a, b) in self.header.items()},
             "layers": [change.to_json() for change in self.layers],
             "counts": self.counts(),
+            "moved": [list(pair) for pair in self.moved],
             "totals": {
                 "parameters": [self.a.params, self.b.params],
                 "mult_adds": [self.a.mult_adds, self.b.mult_adds],
@@ -162,7 +180,8 @@ def diff_specs(a: Spec, b: Spec, num_classes: int | None = None) -> SpecDiff:
         )
         if va != vb
     }
-    return SpecDiff(a.source, b.source, header, _layer_changes(ra, rb), totals(ra), totals(rb))
+    changes, moved = _layer_changes(ra, rb)
+    return SpecDiff(a.source, b.source, header, changes, totals(ra), totals(rb), moved)
 
 
 def totals(resolved: ResolvedSpec) -> Totals:
@@ -181,22 +200,78 @@ def totals(resolved: ResolvedSpec) -> Totals:
     )
 
 
-def _layer_changes(a: ResolvedSpec, b: ResolvedSpec) -> tuple[LayerChange, ...]:
-    kinds_a = [r.layer.kind() for r in a.layers]
-    kinds_b = [r.layer.kind() for r in b.layers]
+def _layer_changes(a: ResolvedSpec, b: ResolvedSpec) -> tuple[tuple[LayerChange, ...], tuple]:
+    """The changed, removed and added layers; and the (A, B) module paths of layers that are
+    the same but moved (after a deletion, `features.3` is `features.2`)."""
     changes: list[LayerChange] = []
+    moved: list[tuple[str, str]] = []
+    for i, j in _align(a.layers, b.layers):
+        la = a.layers[i] if i is not None else None
+        lb = b.layers[j] if j is not None else None
+        if la is None or lb is None:
+            changes.append(LayerChange("removed" if lb is None else "added", la, lb))
+            continue
+        fields = _field_changes(la, lb)
+        # a new output or module path alone follows from changes around the layer
+        if set(fields) - {"output", "module"}:
+            changes.append(LayerChange("changed", la, lb, fields))
+        elif "module" in fields:
+            moved.append(fields["module"])
+    return tuple(changes), tuple(moved)
+
+
+def _align(a: Sequence_[ResolvedLayer], b: Sequence_[ResolvedLayer]) -> list[tuple]:
+    """Pairs (i, j), (i, None) for a layer only in A, (None, j) only in B, in order.
+
+    The alignment with the best score (Needleman-Wunsch, as a diff of lines is an alignment):
+    a pair of the same kind scores 2, plus the share of fields they agree on; a pair of kinds
+    that differ scores a little (MaxPool2d replaced by AvgPool2d in place is one change, not
+    two); a layer left unpaired scores 0. So deleting three pools pairs the other ten layers.
+    """
+    if len(a) * len(b) > MAX_ALIGN:  # very deep networks: difflib's faster, greedier matching
+        return _align_greedy(a, b)
+    fa, fb = [_fields(r) for r in a], [_fields(r) for r in b]
+
+    def pair_score(i: int, j: int) -> float:
+        if a[i].layer.kind() != b[j].layer.kind():
+            return 0.5
+        keys = set(fa[i]) | set(fb[j])
+        same = sum(fa[i].get(k) == fb[j].get(k) for k in keys)
+        return 2 + (same / len(keys) if keys else 1)
+
+    n, m = len(a), len(b)
+    score = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            score[i][j] = max(
+                score[i + 1][j], score[i][j + 1], score[i + 1][j + 1] + pair_score(i, j)
+            )
+    pairs: list[tuple] = []
+    i = j = 0
+    while i < n and j < m:
+        if score[i][j] == score[i + 1][j + 1] + pair_score(i, j):
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif score[i][j] == score[i + 1][j]:
+            pairs.append((i, None))
+            i += 1
+        else:
+            pairs.append((None, j))
+            j += 1
+    pairs += [(k, None) for k in range(i, n)] + [(None, k) for k in range(j, m)]
+    return pairs
+
+
+def _align_greedy(a: Sequence_[ResolvedLayer], b: Sequence_[ResolvedLayer]) -> list[tuple]:
+    kinds_a, kinds_b = [r.layer.kind() for r in a], [r.layer.kind() for r in b]
+    pairs: list[tuple] = []
     matcher = difflib.SequenceMatcher(None, kinds_a, kinds_b, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
-            # same count on both sides: pair them, a kind that differs is a changed field
-            for la, lb in zip(a.layers[i1:i2], b.layers[j1:j2], strict=True):
-                fields = _field_changes(la, lb)
-                if set(fields) - {"output"}:  # a new output alone follows from earlier changes
-                    changes.append(LayerChange("changed", la, lb, fields))
-            continue
-        changes += [LayerChange("removed", la, None) for la in a.layers[i1:i2]]
-        changes += [LayerChange("added", None, lb) for lb in b.layers[j1:j2]]
-    return tuple(changes)
+            pairs += list(zip(range(i1, i2), range(j1, j2), strict=True))
+        else:
+            pairs += [(i, None) for i in range(i1, i2)] + [(None, j) for j in range(j1, j2)]
+    return pairs
 
 
 def _field_changes(a: ResolvedLayer, b: ResolvedLayer) -> dict[str, tuple[Any, Any]]:
