@@ -281,7 +281,8 @@ def _field_changes(a: ResolvedLayer, b: ResolvedLayer) -> dict[str, tuple[Any, A
     if a.layer.kind() != b.layer.kind():
         changes["kind"] = (a.layer.kind(), b.layer.kind())
     fa, fb = _fields(a), _fields(b)
-    for key in dict.fromkeys([*fa, *fb]):
+    keys = [*fa, *fb] if a.layer.kind() == b.layer.kind() else [k for k in fa if k in fb]
+    for key in dict.fromkeys(keys):  # of two kinds, the fields they share
         if fa.get(key) != fb.get(key):
             changes[key] = (fa.get(key), fb.get(key))
     if a.path != b.path:

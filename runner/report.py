@@ -18,6 +18,7 @@ from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
 from runner.rundir import RunDir
 from runner.sweep import SweepRun
+from runner.variant_table import variant_table
 from runner.visualize.accuracy import plot_accuracy
 from runner.visualize.filters import VisualizeResult, visualize_run
 
@@ -188,6 +189,7 @@ def write_report(
     for task in tasks:
         task_runs = [r for r in runs if r.task == task]
         lines += [f"## {task.capitalize()} task", "", accuracy_table(task_runs, summaries, out), ""]
+    lines += variant_table([(path, spec_runs[0].spec) for path, spec_runs in by_spec.items()])
     for spec_path, spec_runs in by_spec.items():
         lines += spec_section(spec_runs, figures, comparisons.get(spec_path), out)
     report = out / REPORT_FILE
