@@ -65,6 +65,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "diff",
         help="what differs between two specs, layer by layer, then their totals side by side; "
         "exit 0 when equal, 1 when different",
+        description="Compare two specs: the layers that change (named Conv2d-1, ReLU-2, ... with "
+        "their module paths), then parameters, mult-adds, receptive field and each section's "
+        "output side by side. --set changes B, so `archspec diff X X --set ...` shows what a "
+        "change does. Exit 0 when they build the same model, 1 when not, 2 on a mistake.",
     )
     p.add_argument(
         "spec_a", type=Path, metavar="A", help="a spec file, e.g. architectures/alexnet.yaml"
@@ -151,6 +155,7 @@ def expand_command(args: argparse.Namespace) -> int:
 
 def diff_command(args: argparse.Namespace) -> int:
     """Exit 0 when the two specs build the same model, 1 when they differ (as `diff` does)."""
+    import dataclasses
     import json
 
     from archspec.diff import diff_specs
@@ -161,6 +166,9 @@ def diff_command(args: argparse.Namespace) -> int:
     num_classes = num_classes_for(args.task, args.num_classes)
     # --set applies to B: A is the reference, B the variant tried
     result = diff_specs(load_spec(args.spec_a), load_spec(args.spec_b, args.set), num_classes)
+    if args.set:
+        sets = " ".join(f"--set {s}" for s in args.set)
+        result = dataclasses.replace(result, source_b=f"{result.source_b} {sets}")
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
