@@ -1,9 +1,9 @@
 """The fully resolved spec as YAML: `extends` applied, blocks and repeats written out, every
 inferred size (in_channels, in_features, num_features) and every `shortcut: auto` filled in.
 
-It builds the same modules under the same names, so the same state_dict. What it cannot keep is a
-block's class name: a block becomes the construct it was defined with (`Residual`, `Parallel`,
-`Sequential`), so `BasicBlock(...)` prints as `Residual(...)`; the layers inside print alike.
+It builds the same modules under the same names, so the same state_dict, and prints the same: a
+block becomes the construct it was defined with, keeping its name as `class`
+(`Residual: {class: BasicBlock, body: ...}`, `Sequential: {class: Fire, layers: ...}`).
 """
 
 from __future__ import annotations
@@ -86,10 +86,13 @@ class _Writer:
     def item(self, node: RNode) -> Any:
         if isinstance(node, ResolvedLayer):
             return self.layer(node)
+        named = {"class": node.class_name} if getattr(node, "class_name", None) else {}
         if isinstance(node, RSequence):
+            if named:
+                return {"Sequential": {**named, "layers": self.group(node)}}
             return {"Sequential": self.group(node)}
         if isinstance(node, RResidual):
-            fields: dict[str, Any] = {"body": self.group(node.body)}
+            fields: dict[str, Any] = {**named, "body": self.group(node.body)}
             fields["shortcut"] = "identity" if node.shortcut is None else self.group(node.shortcut)
             if node.after is not None:
                 fields["after"] = self.group(node.after)
@@ -97,6 +100,7 @@ class _Writer:
         assert isinstance(node, RParallel)  # the resolved tree has four node types
         return {
             "Parallel": {
+                **named,
                 "branches": {branch.name: self.group(branch) for branch in node.branches},
                 "merge": node.merge,
             }
