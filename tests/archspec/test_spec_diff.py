@@ -91,3 +91,12 @@ def test_user_errors_exit_2(cli, tmp_path) -> None:
     assert result.code == 2
     result = cli("diff", ALEXNET, ALEXNET, "--set", "features..0=7")
     assert result.code == 2 and "features..0" in result.err
+
+
+def test_very_deep_networks_fall_back_to_a_quicker_matching(monkeypatch) -> None:
+    from archspec import diff as diff_module
+
+    monkeypatch.setattr(diff_module, "MAX_ALIGN", 0)
+    a, b = load_spec(ALEXNET), load_spec(ARCHITECTURES / "avg_pooling.yaml")
+    kinds = [c.fields.get("kind") for c in diff_specs(a, b).layers]
+    assert kinds.count(("MaxPool2d", "AvgPool2d")) == 3
