@@ -4,8 +4,10 @@ Both specs are resolved (extends, blocks, repeats, every size inferred), so a va
 a diff and the same network written out compare equal. Layers are matched in the order the
 models run them, by kind (difflib's matching, as `diff` matches lines): a layer whose fields
 change is `changed`, one that has no counterpart is `removed` (only in A) or `added` (only in B).
-Each is named as the study names it (Conv2d-1, ReLU-2, ...) with its module path. The class names
-blocks print under are not compared: the layers, their fields and their shapes are the model.
+Each is named as the study names it (Conv2d-1, ReLU-2, ...) with its module path. Of the header,
+`name` and `input_shape` are compared; `description` is free text and is not. The class names
+blocks print under are not compared either: the layers, their fields and their shapes are the
+model.
 """
 
 from __future__ import annotations
