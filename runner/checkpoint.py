@@ -10,7 +10,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 import yaml
@@ -20,6 +20,7 @@ from archspec.errors import SpecError, UserError
 from archspec.io import write_atomic
 from archspec.shapes import resolve
 from archspec.spec import Spec, spec_from_data
+from runner import fault_hooks
 
 FORMAT = "archspec-checkpoint"
 VERSION = 1
@@ -71,7 +72,41 @@ def save_checkpoint(
         "epoch": epoch,
         "state": state or {},
     }
-    write_atomic(path, lambda f: torch.save(payload, f))
+    path = Path(path)
+    write_atomic(path, lambda f: _torch_save(payload, fault_hooks.checkpoint_file(path.name, f)))
+
+
+def _torch_save(payload: dict[str, Any], f: IO[bytes]) -> None:
+    """torch.save, raising a failed write as itself: torch turns it into a RuntimeError
+    ("unexpected pos"), which would hide a full disk."""
+    target = _KeepsWriteError(f)
+    try:
+        torch.save(payload, target)
+    except RuntimeError:
+        if target.error is not None:
+            raise target.error from None
+        raise
+
+
+class _KeepsWriteError:
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f, self.error = f, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
+
+
+def remove_partial_writes(run: Path) -> None:
+    """Delete temporary files of checkpoint writes that a killed process left behind."""
+    for partial in Path(run).glob(".*.pt.*.tmp"):
+        partial.unlink(missing_ok=True)
 
 
 def find_checkpoint(run_or_file: Path, name: str = "best.pt") -> Path:

@@ -24,6 +24,12 @@ class TrainConfig:
     out: str = "runs"  # parent folder of run directories
     name: str | None = None  # run directory name; default <spec stem>-<task>[-holdout-<d>]
     spec_set: tuple[str, ...] = ()  # --set PATH=VALUE changes to the spec; spec.yaml: the result
+    # How the steps compute. "auto" is resolved when the run starts and the choice is stored, so
+    # a resumed run computes exactly as it began.
+    precision: str = "auto"  # auto = bf16 on CUDA where supported, else fp32; bf16, fp16, fp32
+    memory_format: str = "auto"  # auto = the faster of the two, timed at start; or as named
+    deterministic: bool = False  # deterministic GPU kernels: bit-identical runs, a bit slower
+    checkpoint_every: int = 1  # write last.pt every N epochs (in the background)
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)

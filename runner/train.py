@@ -5,16 +5,21 @@ validation accuracy. Images live in memory as uint8 and are normalised per batch
 Each epoch's order comes from a DistributedSampler (seeded by seed + epoch), which also gives each
 process its share under torchrun. Ctrl-C stops after the batch in progress and saves the exact
 position into last.pt, so `--resume` continues as if the run had never stopped.
+
+Nothing in a step waits for the GPU: losses and correct counts are added up on the device and
+read once an epoch, and checkpoints are written by a background thread from a snapshot.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
+import errno
+import functools
 import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +28,75 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
+from archspec.compiler import compile_spec
 from archspec.errors import UserError
 from archspec.layers import format_shape
 from archspec.memory import check_memory
 from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
-from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint, save_checkpoint
+from runner import fault_hooks
+from runner.checkpoint import (
+    Checkpoint,
+    find_checkpoint,
+    load_checkpoint,
+    remove_partial_writes,
+    save_checkpoint,
+)
+from runner.checkpoint_writer import CheckpointWriter, snapshot, snapshot_ready, to_cpu
 from runner.config import TrainConfig
 from runner.data import embedded_dataset, normalize
-from runner.device import autocast, memory_format, needs_grad_scaler, pick_device
+from runner.device import (
+    autocast,
+    deterministic,
+    grad_scaler,
+    pick_device,
+    resolve_precision,
+    torch_memory_format,
+)
 from runner.distributed import World
 from runner.model import seeded_model
 from runner.prepare import PreparedData, prepare_data
+from runner.resume import resumed_config
 from runner.rundir import RunDir, default_run_name, new_run_dir
+from runner.step import choose_memory_format, train_step
 
 StepHook = Callable[[int, int], None]  # (epoch, batch) after each optimizer step; for tests
+LOSS_SHOWN_EVERY = 10.0  # seconds between progress-bar loss updates (each waits for the GPU)
 
 
 @dataclass
 class EpochSums:
-    """Running totals of the epoch in progress (saved on Ctrl-C to resume mid-epoch)."""
+    """Running totals of the epoch in progress (saved on Ctrl-C to resume mid-epoch).
+
+    Each step's loss and correct count stay on the device, kept in a list: no work and no wait
+    per step. `read` adds them up in one go, in step order and in float64, as they always were.
+    """
 
     loss: float = 0.0
     correct: int = 0
     seen: int = 0
     seconds: float = 0.0
+    pending: list[tuple[torch.Tensor, torch.Tensor, int]] = field(default_factory=list)
+
+    def add(self, loss: torch.Tensor, correct: torch.Tensor, count: int) -> None:
+        self.pending.append((loss, correct, count))
+        self.seen += count
+
+    def read(self) -> dict[str, Any]:
+        """The totals as numbers (this waits for the GPU)."""
+        if self.pending:
+            losses = torch.stack([loss for loss, _, _ in self.pending]).tolist()
+            corrects = torch.stack([correct for _, correct, _ in self.pending]).tolist()
+            for loss, correct, (_, _, count) in zip(losses, corrects, self.pending, strict=True):
+                self.loss += loss * count
+                self.correct += int(correct)
+            self.pending = []
+        return {
+            "loss": self.loss,
+            "correct": self.correct,
+            "seen": self.seen,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass
@@ -71,7 +120,7 @@ class Training:
     """Everything one run holds while it trains; built by `_set_up`, advanced by the epochs."""
 
     spec: Spec
-    config: TrainConfig
+    config: TrainConfig  # precision and memory_format resolved
     resolved: ResolvedSpec
     data: PreparedData
     world: World
@@ -81,7 +130,6 @@ class Training:
     net: nn.Module  # what the steps call: the model, wrapped for DistributedDataParallel
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None
-    loss_fn: nn.Module
     sampler: DistributedSampler
     train_x: torch.Tensor  # uint8 images, on the GPU when there is one
     train_y: torch.Tensor
@@ -91,10 +139,24 @@ class Training:
     rows: list[dict[str, Any]]  # metrics.csv so far
     best: dict[str, Any] = field(default_factory=lambda: {"best_accuracy": -1.0, "best_epoch": 0})
     position: dict[str, Any] | None = None  # where a mid-epoch resume starts
+    drop_lone_image: bool = False  # BatchNorm cannot train on a last batch of one image
+    writer: CheckpointWriter = field(default_factory=CheckpointWriter)
+    best_weights: dict[str, torch.Tensor] | None = None  # best.pt's snapshot, not written yet
+    best_state: dict[str, torch.Tensor] | None = None  # best weights found by this process
+    saved_epoch: int | None = None  # epoch of the newest last.pt on disk (None: none yet)
+    checkpoint_seconds: float = 0.0  # time training waited for checkpoints (summary.json)
 
     def say(self, *args: Any, **kwargs: Any) -> None:
         if self.world.is_main:
             print(*args, **kwargs)
+
+    @property
+    def layout(self) -> torch.memory_format:
+        return torch_memory_format(self.config.memory_format)
+
+    @property
+    def resume_command(self) -> str:
+        return f"archspec train {self.config.spec} --resume {self.run.path}"
 
 
 class StopRequest:
@@ -106,13 +168,14 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
+        self.message = "stopping after this batch (Ctrl-C again to stop now)"
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nstopping after this batch (Ctrl-C again to stop now)", flush=True)
+        print(f"\n{self.message}", flush=True)
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
@@ -130,34 +193,61 @@ def train_run(
     *,
     progress: bool = True,
     on_step: StepHook | None = None,
+    given: Collection[str] | None = None,
 ) -> Path:
     """Train `config.spec` for `config.task`; return the run directory.
 
     With `resume` (a run directory), continue from its last.pt with the run's own settings;
-    `config.epochs` may extend it.
+    `config.epochs` may extend it. `given` names the settings the user set explicitly: with
+    `resume`, one that differs from the run's is refused (None: no check, as for a sweep).
     """
     spec = load_spec(config.spec, config.spec_set)
     checkpoint = None
     if resume is not None:
         checkpoint = load_checkpoint(find_checkpoint(resume, "last.pt"))
         _check_resumable(spec, config, checkpoint, Path(resume))
-        config = replace(TrainConfig.from_data(checkpoint.config), epochs=config.epochs)
+        config = resumed_config(Path(resume), checkpoint.config, config, given)
+        if _nothing_to_do(checkpoint, config):
+            return checkpoint.path.parent
     world = World.from_environment()
     device = world.device_for(pick_device(config.device))
     world.start(device)
     try:
-        t = _set_up(spec, config, checkpoint, world, device, progress and world.is_main)
-        with StopRequest() as stop:
-            for epoch in range(t.start_epoch, t.config.epochs):
-                sums = _train_epoch(t, epoch, stop, progress and world.is_main, on_step)
-                row, val_accuracy = _evaluate_epoch(t, epoch, sums)
-                _checkpoint_epoch(t, epoch, row, val_accuracy)
-        if not world.is_main:
-            return Path(config.out)
-        _finish(t)
-        return t.run.path
+        with deterministic(config.deterministic), StopRequest() as stop:
+            t = _set_up(spec, config, checkpoint, world, device, progress and world.is_main)
+            with _writes_reported(t):
+                _train_epochs(t, stop, progress and world.is_main, on_step)
+                if world.is_main:
+                    _finish_or_hint(t, stop)
+        return t.run.path if world.is_main else Path(config.out)
     finally:
         world.stop()
+
+
+def _nothing_to_do(checkpoint: Checkpoint, config: TrainConfig) -> bool:
+    """A finished run asked for no more epochs: say so before any image is decoded."""
+    run, done = RunDir(checkpoint.path.parent), checkpoint.epoch
+    if config.epochs < done:
+        raise UserError(
+            f"{run.path} has trained {done} epochs: --epochs {config.epochs} cannot shorten it; "
+            f"give --epochs {done + 1} or more to extend it"
+        )
+    if done == config.epochs and run.finished and not checkpoint.state.get("position"):
+        if World.from_environment().is_main:
+            print(
+                f"{run.path} has finished its {done} epochs: nothing to do "
+                f"(give --epochs {done + 1} or more to train it further)"
+            )
+        return True
+    return False
+
+
+def _train_epochs(t: Training, stop: StopRequest, progress: bool, on_step: StepHook | None):
+    """Every remaining epoch, then the final checkpoint (waiting for the write in flight)."""
+    for epoch in range(t.start_epoch, t.config.epochs):
+        sums = _train_epoch(t, epoch, stop, progress, on_step)
+        row, val_accuracy = _evaluate_epoch(t, epoch, sums)
+        _checkpoint_epoch(t, epoch, row, val_accuracy)
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -183,12 +273,14 @@ def _set_up(
             print(note)
     check_memory(resolved, device, config.batch_size, training=True)  # before any weight exists
 
-    model = seeded_model(spec, len(data.labels), config.seed)
-    # On the device before the optimizer exists: a loaded optimizer state then lands there too.
-    model.to(device=device, memory_format=memory_format(device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    model = seeded_model(spec, len(data.labels), config.seed).to(device)
     # On CUDA the whole uint8 set moves to the GPU once: a batch is then an index, no copy.
     train_x = data.train_images.to(device) if device.type == "cuda" else data.train_images
+    train_y = data.train_labels.to(train_x.device)
+    config = _choose_compute(config, model, train_x, train_y, world, device)
+    # In its layout, on its device, before the optimizer exists: a loaded optimizer state then
+    # lands there too.
+    model.to(memory_format=torch_memory_format(config.memory_format))
     t = Training(
         spec=spec,
         config=config,
@@ -199,9 +291,8 @@ def _set_up(
         run=None,
         model=model,
         net=model,
-        optimizer=optimizer,
-        scaler=torch.amp.GradScaler("cuda") if needs_grad_scaler(device) else None,
-        loss_fn=nn.CrossEntropyLoss(),
+        optimizer=_optimizer(model, config),
+        scaler=grad_scaler(device, config.precision),
         sampler=DistributedSampler(
             range(len(data.train_labels)),
             num_replicas=world.size,
@@ -210,21 +301,18 @@ def _set_up(
             seed=config.seed,
         ),
         train_x=train_x,
-        train_y=data.train_labels.to(train_x.device),
+        train_y=train_y,
         # Validation: each process scores its own slice; the sums make the exact full-set score.
         val_x=data.val_images[world.rank :: world.size],
         val_y=data.val_labels[world.rank :: world.size],
         start_epoch=0,
         rows=[],
     )
+    _check_last_batch(t)
     if checkpoint is not None:
         _restore(t, checkpoint)
     elif world.is_main:
-        name = config.name or default_run_name(config.spec, config.task, config.holdout_domain)
-        t.run = new_run_dir(Path(config.out), name)
-        t.config = replace(config, name=t.run.path.name)
-        t.run.write_yaml("config.yaml", t.config.to_data())
-        t.run.write_yaml("spec.yaml", spec.to_data())
+        _new_run(t)
     if world.is_main:
         t.run.write_metrics(t.rows)
         t.say(f"run directory: {t.run.path}")
@@ -232,18 +320,99 @@ def _set_up(
     return t
 
 
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _choose_compute(
+    config: TrainConfig,
+    model: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    world: World,
+    device: torch.device,
+) -> TrainConfig:
+    """Resolve "auto" precision and memory format for this model on this device, said once.
+
+    The memory format is timed (a few steps of a copy of the model in each format): which one
+    is faster depends on the layers and the device (channels_last was 21% faster for
+    AlexNetTiny on a 2-core CPU, equal for AlexNet). A resumed run keeps the run's choice.
+    """
+    precision = resolve_precision(config.precision, device)
+    memory_format, why = config.memory_format, "as set"
+    if memory_format == "auto":
+        # A CPU's per-image speed hardly depends on the batch, so a small one keeps this short;
+        # a GPU needs the real batch (small ones are bound by kernel launches).
+        count = min(config.batch_size, len(train_y), 16 if device.type == "cpu" else len(train_y))
+        x, y = normalize(train_x[:count].to(device)), train_y[:count].to(device)
+
+        def combine(seconds: dict[str, float]) -> dict[str, float]:
+            return dict(zip(seconds, world.sum(*seconds.values()), strict=True))
+
+        memory_format, why = choose_memory_format(
+            model, lambda m: _optimizer(m, config), x, y, precision, combine
+        )
+    if world.is_main:
+        print(f"precision: {precision}, memory format: {memory_format} ({why})")
+    return replace(config, precision=precision, memory_format=memory_format)
+
+
+def _check_last_batch(t: Training) -> None:
+    """BatchNorm cannot train on one image: a last batch of one is left out, said once."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in t.model.modules()):
+        return
+    share = len(t.sampler)  # this process's images per epoch
+    if share < 2:
+        raise UserError(
+            f"{t.config.spec} has BatchNorm, which needs at least 2 training images per step; "
+            f"this run has {share} per process: add training images"
+        )
+    if share % t.config.batch_size == 1:
+        t.drop_lone_image = True
+        t.say(
+            f"note: {share} training images in batches of {t.config.batch_size} leave a last "
+            "batch of 1 image, which BatchNorm cannot train on: each epoch leaves it out "
+            "(a different image every epoch, as the order is reshuffled)"
+        )
+
+
+def _new_run(t: Training) -> None:
+    config = t.config
+    name = config.name or default_run_name(config.spec, config.task, config.holdout_domain)
+    t.run = new_run_dir(Path(config.out), name)
+    t.config = replace(config, name=t.run.path.name)
+    t.run.write_yaml("config.yaml", t.config.to_data())
+    t.run.write_yaml("spec.yaml", t.spec.to_data())
+
+
 def _restore(t: Training, checkpoint: Checkpoint) -> None:
-    """Put the model, optimizer, RNG and position back where `checkpoint` left them."""
+    """Put the model, optimizer, RNGs and position back where `checkpoint` left them."""
     t.run = RunDir(checkpoint.path.parent)
     t.model.load_state_dict(checkpoint.model_state)
     t.optimizer.load_state_dict(checkpoint.state["optimizer"])
     torch.set_rng_state(checkpoint.state["torch_rng"])
+    _restore_cuda_rng(t, checkpoint.state.get("cuda_rng"))
+    if t.scaler is not None and checkpoint.state.get("scaler"):
+        t.scaler.load_state_dict(checkpoint.state["scaler"])
     t.best = {k: checkpoint.state[k] for k in ("best_accuracy", "best_epoch")}
     t.position = checkpoint.state.get("position")
-    t.start_epoch = checkpoint.epoch
+    t.start_epoch = t.saved_epoch = checkpoint.epoch
     t.rows = [r for r in t.run.read_metrics() if int(r["epoch"]) <= t.start_epoch]
+    if t.world.is_main:
+        remove_partial_writes(t.run.path)
+        t.run.write_yaml("config.yaml", t.config.to_data())  # --epochs may have extended it
     where = f", batch {t.position['batch']}" if t.position else ""
     t.say(f"resuming {t.run.path} after epoch {t.start_epoch}{where}")
+
+
+def _restore_cuda_rng(t: Training, states: list[torch.Tensor] | None) -> None:
+    """Every CUDA generator as saved; dropout on the GPU draws from them."""
+    if t.device.type != "cuda" or not states:
+        return
+    if len(states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states)
+    else:  # resumed on a machine with another number of GPUs: the run's own device only
+        torch.cuda.set_rng_state(states[0], t.device)
 
 
 # -- one epoch -------------------------------------------------------------------------------
@@ -253,77 +422,108 @@ def _train_epoch(
     t: Training, epoch: int, stop: StopRequest, progress: bool, on_step: StepHook | None
 ) -> EpochSums:
     """One pass over this process's share of the training images; on Ctrl-C, save and re-raise."""
-    batch_size = t.config.batch_size
+    size = t.config.batch_size
     t.sampler.set_epoch(epoch)
-    order = torch.tensor(list(t.sampler))  # this process's share, in this epoch's order
+    # This process's share, in this epoch's order, on the device once: a batch is a slice.
+    order = torch.tensor(list(t.sampler), device=t.train_x.device)
+    whole, rest = divmod(len(order), size)
+    batches = whole + (1 if rest > 1 or (rest == 1 and not t.drop_lone_image) else 0)
     first_batch, sums = 0, EpochSums()
     if t.position is not None:  # resuming mid-epoch: same order, same totals so far
-        first_batch, sums, t.position = t.position["batch"], EpochSums(**t.position["sums"]), None
-    batches = math.ceil(len(order) / batch_size)
+        first_batch, sums = t.position["batch"], EpochSums(**t.position["sums"])
+        t.position = None
     t.net.train()
-    bar = tqdm(
-        total=len(order),
-        initial=min(first_batch * batch_size, len(order)),
+    bar = _progress_bar(t, epoch, min(first_batch * size, len(order)), progress)
+    next_batch, in_step = first_batch, False  # the batches before next_batch are in `sums`
+    started = shown = time.perf_counter()
+    try:
+        for batch in range(first_batch, batches):
+            if _stop_requested(t, stop, batch):
+                raise KeyboardInterrupt
+            index = order[batch * size : (batch + 1) * size]
+            in_step = True
+            _train_step(t, sums, index, functools.partial(fault_hooks.mid_step, epoch, batch))
+            in_step, next_batch = False, batch + 1
+            bar.update(len(index))
+            if progress and time.perf_counter() - shown > LOSS_SHOWN_EVERY:
+                shown = time.perf_counter()
+                bar.set_postfix(loss=f"{sums.read()['loss'] / sums.seen:.4f}")
+            fault_hooks.after_step(epoch, batch)
+            if on_step is not None:
+                on_step(epoch, batch)
+    except KeyboardInterrupt:
+        bar.close()
+        _stopped(t, epoch, next_batch, sums, started, in_step)
+        raise
+    bar.close()
+    sums.read()  # the one wait for the GPU in an epoch: the epoch's time is then true
+    sums.seconds += time.perf_counter() - started
+    return sums
+
+
+def _progress_bar(t: Training, epoch: int, done: int, progress: bool) -> tqdm:
+    """Images done and images/s; the loss now and then (reading it waits for the GPU)."""
+    return tqdm(
+        total=len(t.sampler),
+        initial=done,
         unit="img",
         desc=f"epoch {epoch + 1}/{t.config.epochs}",
         disable=not progress,
         leave=False,
     )
-    next_batch = first_batch  # the batches before it are fully counted in `sums`
-    try:
-        for batch in range(first_batch, batches):
-            if t.world.any(stop.requested):
-                raise KeyboardInterrupt
-            started = time.perf_counter()
-            index = order[batch * batch_size : (batch + 1) * batch_size].to(t.train_x.device)
-            loss, correct = _train_step(t, t.train_x[index], t.train_y[index])
-            sums.loss += loss * len(index)
-            sums.correct += correct
-            sums.seen += len(index)
-            sums.seconds += time.perf_counter() - started
-            next_batch = batch + 1
-            bar.update(len(index))
-            bar.set_postfix(loss=f"{sums.loss / sums.seen:.4f}")  # the bar shows img/s
-            if on_step is not None:
-                on_step(epoch, batch)
-    except KeyboardInterrupt:
-        bar.close()
-        _save_interrupted(t, epoch, next_batch, sums)
-        raise
-    bar.close()
-    return sums
 
 
-def _train_step(t: Training, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
-    """One optimizer step on a uint8 batch; returns its mean loss and correct count."""
-    x = normalize(images.to(t.device, non_blocking=True))
-    x = x.contiguous(memory_format=memory_format(t.device))
-    y = labels.to(t.device)
-    with autocast(t.device):
-        logits = t.net(x)
-        loss = t.loss_fn(logits, y)
-    t.optimizer.zero_grad(set_to_none=True)
-    if t.scaler is not None:
-        t.scaler.scale(loss).backward()
-        t.scaler.step(t.optimizer)
-        t.scaler.update()
-    else:
-        loss.backward()
-        t.optimizer.step()
-    return loss.item(), int((logits.argmax(1) == y).sum())
+def _stop_requested(t: Training, stop: StopRequest, batch: int) -> bool:
+    """Ctrl-C seen by any process. Asking the others is a collective, so under torchrun it is
+    done every 16 batches only; alone, every batch (it costs nothing)."""
+    if not t.world.distributed:
+        return stop.requested
+    return batch % 16 == 0 and t.world.any(stop.requested)
 
 
-def _save_interrupted(t: Training, epoch: int, next_batch: int, sums: EpochSums) -> None:
-    """Save the exact position so `--resume` continues with batch `next_batch` of `epoch`."""
+def _train_step(
+    t: Training, sums: EpochSums, index: torch.Tensor, after_forward: Callable[[], None]
+) -> None:
+    """One optimizer step on the images at `index`, added to `sums` without waiting."""
+    x = normalize(t.train_x[index].to(t.device, non_blocking=True))
+    x = x.contiguous(memory_format=t.layout)
+    y = t.train_y[index].to(t.device, non_blocking=True)
+    loss, correct = train_step(
+        t.net, t.optimizer, t.scaler, x, y, t.config.precision, after_forward
+    )
+    sums.add(loss, correct, len(index))
+
+
+def _stopped(
+    t: Training, epoch: int, next_batch: int, sums: EpochSums, started: float, in_step: bool
+) -> None:
+    """Ctrl-C: save the exact position so `--resume` continues with batch `next_batch`. Stopped
+    inside a step (a second Ctrl-C), the weights may be half updated: last.pt stays as it was."""
+    if in_step:
+        if t.world.is_main:
+            _wait_quietly(t)
+            t.say(_hard_stop_hint(t))
+        return
+    sums.seconds += time.perf_counter() - started
     # Totals of all processes, kept by the main one (the others restart from zero).
-    loss_sum, correct, seen = t.world.sum(sums.loss, sums.correct, sums.seen)
+    totals = sums.read()
+    loss_sum, correct, seen = t.world.sum(totals["loss"], totals["correct"], totals["seen"])
     if t.world.is_main:
-        kept = EpochSums(loss_sum, int(correct), int(seen), sums.seconds)
-        _save(t, t.run.last, epoch, {"batch": next_batch, "sums": asdict(kept)})
+        kept = {"loss": loss_sum, "correct": int(correct), "seen": int(seen)}
+        _save_now(t, epoch, {"batch": next_batch, "sums": {**totals, **kept}})
         t.say(
             f"\ninterrupted in epoch {epoch + 1}; saved {t.run.last}. Continue with:\n"
-            f"  archspec train {t.config.spec} --resume {t.run.path}"
+            f"  {t.resume_command}"
         )
+
+
+def _hard_stop_hint(t: Training) -> str:
+    if t.saved_epoch is None:
+        return "\nstopped at once, before the first checkpoint: there is nothing to resume"
+    return (
+        f"\nstopped at once; {t.run.last} holds the run after epoch {t.saved_epoch}. "
+        f"Continue with:\n  {t.resume_command}"
+    )
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -332,8 +532,17 @@ def _save_interrupted(t: Training, epoch: int, next_batch: int, sums: EpochSums)
 def _evaluate_epoch(t: Training, epoch: int, sums: EpochSums) -> tuple[dict[str, Any], float]:
     """Score the validation images; return the epoch's metrics.csv row and the exact accuracy
     (the row's is rounded for the file; selection compares the exact one)."""
-    loss_sum, correct, seen = t.world.sum(sums.loss, sums.correct, sums.seen)
-    val = evaluate(t.net, t.val_x, t.val_y, t.config.batch_size, t.device)
+    totals = sums.read()
+    loss_sum, correct, seen = t.world.sum(totals["loss"], totals["correct"], totals["seen"])
+    val = evaluate(
+        t.net,
+        t.val_x,
+        t.val_y,
+        t.config.batch_size,
+        t.device,
+        precision=t.config.precision,
+        memory_format=t.layout,
+    )
     val_loss_sum, val_correct, val_count = t.world.sum(val.loss_sum, val.correct, val.count)
     val_loss, val_accuracy = val_loss_sum / val_count, val_correct / val_count
     t.say(f"[Epoch {epoch + 1}] eval accuracy: {val_accuracy:.4f}, loss: {val_loss:.4f}")
@@ -357,62 +566,145 @@ def evaluate(
     labels: torch.Tensor,
     batch_size: int,
     device: torch.device,
+    *,
+    precision: str = "fp32",
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> Evaluation:
     """Summed loss, correct count and predicted labels over `images`, in eval mode."""
     was_training = model.training
     model.eval()
-    loss_sum, predictions = 0.0, []
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    predictions = []
     for start in range(0, len(labels), batch_size):
         x = normalize(images[start : start + batch_size].to(device))
         y = labels[start : start + batch_size].to(device)
-        with autocast(device):
-            logits = model(x.contiguous(memory_format=memory_format(device)))
-        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
-        predictions.append(logits.argmax(1).cpu())
+        with autocast(device, precision):
+            logits = model(x.contiguous(memory_format=memory_format))
+        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum").double()
+        predictions.append(logits.argmax(1))
     model.train(was_training)
-    predicted = torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.int64)
+    predicted = torch.cat(predictions).cpu() if predictions else torch.empty(0, dtype=torch.int64)
     correct = int((predicted == labels.cpu()).sum())
-    return Evaluation(loss_sum, correct, len(labels), predicted)
+    return Evaluation(loss_sum.item(), correct, len(labels), predicted)
 
 
 # -- checkpoint ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _timed_checkpoint(t: Training) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        t.checkpoint_seconds += time.perf_counter() - started
+
+
 def _checkpoint_epoch(t: Training, epoch: int, row: dict[str, Any], val_accuracy: float) -> None:
-    """Record the epoch: best.pt when validation improved, then metrics.csv and last.pt."""
+    """Record the epoch: metrics.csv now; best.pt and last.pt in the background, when due and
+    no write is in flight (best.pt's weights are kept until then)."""
     t.rows.append(row)
-    if val_accuracy > t.best["best_accuracy"]:
+    improved = val_accuracy > t.best["best_accuracy"]
+    if improved:
         t.best.update(best_accuracy=val_accuracy, best_epoch=epoch + 1)
-        if t.world.is_main:
-            _save(t, t.run.best, epoch + 1)
-    if t.world.is_main:
+    if not t.world.is_main:
+        return
+    with _timed_checkpoint(t):
+        if improved:
+            t.best_weights = t.best_state = snapshot(t.model.state_dict())
         t.run.write_metrics(t.rows)
-        _save(t, t.run.last, epoch + 1)
+        due = (epoch + 1) % t.config.checkpoint_every == 0
+        if due and not t.writer.busy:
+            _save_in_background(t, epoch + 1)
 
 
-def _save(t: Training, path: Path, epoch: int, position: dict[str, Any] | None = None) -> None:
+def _save_now(t: Training, epoch: int, position: dict[str, Any] | None = None) -> None:
+    """Write last.pt (and a pending best.pt) for `epoch` and wait until it is on disk."""
+    with _timed_checkpoint(t):
+        t.writer.wait()
+        if t.saved_epoch != epoch or position is not None or t.best_weights is not None:
+            _save_in_background(t, epoch, position)
+            t.writer.wait()
+
+
+def _save_in_background(t: Training, epoch: int, position: dict[str, Any] | None = None) -> None:
+    """Snapshot the state now; write best.pt (if it improved), then last.pt, in the writer.
+
+    best.pt goes first: should the process die between the two, last.pt still names the
+    previous best, and the resumed run rewrites best.pt when it gets there again.
+    """
+    best, t.best_weights = t.best_weights, None
+    state = {
+        **t.best,
+        "optimizer": snapshot(t.optimizer.state_dict()),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if t.device.type == "cuda" else [],
+        "scaler": t.scaler.state_dict() if t.scaler is not None else None,
+        "position": position,
+    }
+    last = snapshot(t.model.state_dict())
+    best_state, ready = dict(t.best), snapshot_ready()
+
+    def write() -> None:
+        if best is not None:
+            weights = to_cpu(best, ready, t.writer.pinned, "best")
+            _write(t, t.run.best, weights, best_state["best_epoch"], best_state)
+        last_cpu = to_cpu(last, ready, t.writer.pinned, "last")
+        _write(t, t.run.last, last_cpu, epoch, to_cpu(state, ready, t.writer.pinned, "state"))
+        t.saved_epoch = epoch
+
+    t.writer.submit(write)
+
+
+def _write(
+    t: Training, path: Path, weights: dict[str, torch.Tensor], epoch: int, state: dict[str, Any]
+) -> None:
     """last.pt resumes training; best.pt is for evaluation, so it skips the optimizer
     (two thirds of the file with Adam's two moments per weight)."""
-    resumable = path == t.run.last
-    extra = (
-        {
-            "optimizer": t.optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "position": position,
-        }
-        if resumable
-        else {}
-    )
     save_checkpoint(
         path,
         spec=t.spec,
         task=t.config.task,
         labels=t.data.labels,
-        model_state={k: v.detach().cpu() for k, v in t.model.state_dict().items()},
+        model_state=weights,
         config=t.config.to_data(),
         epoch=epoch,
-        state={**t.best, **extra},
+        state=state,
     )
+
+
+def _wait_quietly(t: Training) -> None:
+    """Let the write in flight finish (it holds a consistent state); its error is reported
+    by whoever waits next, not here, while another error is on its way out."""
+    with contextlib.suppress(Exception):
+        t.writer.wait()
+
+
+@contextlib.contextmanager
+def _writes_reported(t: Training) -> Iterator[None]:
+    """A write that fails in the epochs (here or in the writer thread) stops the run with a
+    message saying what is kept and how to go on, not a traceback."""
+    try:
+        yield
+    except BaseException as error:
+        if t.world.is_main:
+            _wait_quietly(t)
+        if isinstance(error, OSError) and t.run is not None:
+            raise _write_failure(t, error) from None
+        raise
+
+
+def _write_failure(t: Training, error: OSError) -> UserError:
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    what = "the disk is full" if full else f"cannot write ({error.strerror or error})"
+    kept = (
+        f"{t.run.last} still holds the run after epoch {t.saved_epoch}"
+        if t.saved_epoch is not None
+        else "no checkpoint was written yet"
+    )
+    todo = "free some space" if full else "fix that"
+    then = f"continue with: {t.resume_command}" if t.saved_epoch is not None else "start again"
+    return UserError(f"{what} in {t.run.path}: {kept}. {todo.capitalize()}, then {then}")
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -446,16 +738,51 @@ def _check_resumable(spec: Spec, config: TrainConfig, checkpoint: Checkpoint, ru
 # -- finish ----------------------------------------------------------------------------------
 
 
+def _finish_or_hint(t: Training, stop: StopRequest) -> None:
+    """The last checkpoint, figures and summary. A Ctrl-C now lets them finish (training is
+    over); a second one stops, saying how `--resume` writes what is missing."""
+    stop.requested = False
+    stop.message = "finishing the run: last.pt, figures, summary.json (Ctrl-C again to stop now)"
+    try:
+        fault_hooks.before_finish()
+        with _timed_checkpoint(t):
+            t.writer.wait()
+            if t.saved_epoch != t.config.epochs or t.best_weights is not None:
+                _save_in_background(t, t.config.epochs)  # written while the figures are drawn
+        _finish(t)
+    except KeyboardInterrupt:
+        _wait_quietly(t)
+        t.say(_hard_stop_hint(t) + " (this writes the summary and figures)")
+        raise
+
+
+def _best_model(t: Training) -> nn.Module:
+    """The best weights, from memory when this process found them (best.pt may be in writing)."""
+    if t.best_state is None:
+        return load_checkpoint(t.run.best).build_model()
+    model = compile_spec(t.resolved)
+    model.load_state_dict(to_cpu(t.best_state))
+    return model.eval()
+
+
 def _finish(t: Training) -> None:
     """Figures and summary.json from the best model; summary.json marks the run finished."""
     from archspec.summary import summarize
     from runner.visualize import plot_confusion, plot_curves
 
     run, config, data = t.run, t.config, t.data
-    best = load_checkpoint(run.best).build_model()
+    best = _best_model(t)
     stats = summarize(best, t.resolved)
-    best.to(device=t.device, memory_format=memory_format(t.device))
-    val = evaluate(best, data.val_images, data.val_labels, config.batch_size, t.device)
+    best.to(device=t.device, memory_format=t.layout)
+    val = evaluate(
+        best,
+        data.val_images,
+        data.val_labels,
+        config.batch_size,
+        t.device,
+        precision=config.precision,
+        memory_format=t.layout,
+    )
     title = f"{t.spec.name}, {config.task} task"
     plot_curves(run.metrics, run.path / "curves.png", title=title)
     plot_confusion(
@@ -466,6 +793,8 @@ def _finish(t: Training) -> None:
         title=f"{title}: validation, best epoch {t.best['best_epoch']}",
     )
     seconds = [float(r["seconds"]) for r in t.rows]
+    with _timed_checkpoint(t):
+        t.writer.wait()  # last.pt and best.pt on disk before summary.json says "finished"
     run.write_summary(
         {
             "spec_name": t.spec.name,
@@ -479,6 +808,7 @@ def _finish(t: Training) -> None:
             "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
             "params": stats.total_params,
             "mult_adds": stats.total_mult_adds,
+            "checkpoint_seconds": round(t.checkpoint_seconds, 3),
         }
     )
     print(

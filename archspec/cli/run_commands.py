@@ -50,6 +50,28 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="train without unreadable images instead of stopping",
     )
     parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp16", "fp32"),
+        help="auto: bf16 on a CUDA GPU that has it, else fp32; fp16 needs CUDA (default: auto)",
+    )
+    parser.add_argument(
+        "--memory-format",
+        choices=("auto", "channels_last", "contiguous"),
+        help="auto: the faster of the two for this model, timed at the start (default: auto)",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="deterministic GPU kernels: a resumed GPU run is bit-identical (somewhat slower)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="write last.pt every N epochs, in the background (default: 1)",
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="no progress bars (default: bars only when standard error is a terminal)",
@@ -70,13 +92,17 @@ def training_overrides(args: argparse.Namespace) -> dict:
         "holdout_domain",
         "val_fraction",
         "skip_bad_images",
+        "precision",
+        "memory_format",
+        "deterministic",
+        "checkpoint_every",
     )
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.data is not None:
         given["data"] = str(args.data)
     if args.set:
         given["spec_set"] = tuple(args.set)
-    for name in ("epochs", "batch_size", "workers"):
+    for name in ("epochs", "batch_size", "workers", "checkpoint_every"):
         if name in given and given[name] < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
     for name in ("lr", "weight_decay"):
@@ -126,17 +152,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def train_command(args: argparse.Namespace) -> int:
     from archspec.cli.progress import show_progress
-    from runner.checkpoint import find_checkpoint, load_checkpoint
     from runner.config import TrainConfig
     from runner.rundir import check_out_dir, check_run_name
     from runner.train import train_run
 
     given = training_overrides(args)
     if args.resume is not None:
-        run_config = load_checkpoint(find_checkpoint(args.resume, "last.pt")).config
-        task = args.task or run_config["task"]
-        given.setdefault("spec_set", tuple(run_config.get("spec_set", ())))  # as it was trained
-        given.setdefault("epochs", run_config["epochs"])
+        # The run's own task and --set changes unless given; other settings are checked
+        # against the run's.
+        stored = _run_settings(args.resume)
+        task = args.task or str(stored["task"])
+        given.setdefault("spec_set", tuple(stored.get("spec_set") or ()))  # as it was trained
     elif args.task is None:
         raise UserError("--task is required: --task category or --task domain")
     else:
@@ -145,8 +171,27 @@ def train_command(args: argparse.Namespace) -> int:
         if args.name is not None:
             check_run_name(args.name)
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
-    train_run(config, resume=args.resume, progress=show_progress(args.quiet))
+    explicit = set(given) | {n for n in ("task", "name") if getattr(args, n) is not None}
+    train_run(config, resume=args.resume, progress=show_progress(args.quiet), given=explicit)
     return 0
+
+
+def _run_settings(run: Path) -> dict:
+    """The settings of the run in `run` (a run directory or its last.pt): its config.yaml, or
+    else the copy its last.pt holds."""
+    import yaml
+
+    from runner.checkpoint import find_checkpoint, load_checkpoint
+
+    checkpoint = find_checkpoint(run, "last.pt")
+    stored = checkpoint.parent / "config.yaml"
+    try:
+        settings = yaml.safe_load(stored.read_text())
+        if isinstance(settings, dict) and "task" in settings:
+            return settings
+    except (OSError, yaml.YAMLError):
+        pass
+    return load_checkpoint(checkpoint).config
 
 
 def synth_command(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Choosing the device, and the CUDA-only speed-ups staying off elsewhere."""
+"""Choosing the device, the precision (autocast) and the memory format."""
 
 from __future__ import annotations
 
@@ -6,17 +6,48 @@ import pytest
 import torch
 
 from archspec.errors import UserError
-from runner.device import autocast, memory_format, needs_grad_scaler, pick_device
+from runner.device import (
+    autocast,
+    deterministic,
+    grad_scaler,
+    pick_device,
+    resolve_precision,
+    torch_memory_format,
+)
 
 
-def test_cpu_gets_no_mixed_precision_and_plain_layout() -> None:
+def test_cpu_runs_fp32_unless_asked_for_bf16() -> None:
     cpu = pick_device("cpu")
     assert cpu == torch.device("cpu")
-    with autocast(cpu):
+    assert resolve_precision("auto", cpu) == "fp32"
+    with autocast(cpu, "fp32"):
         y = torch.ones(2, 2) @ torch.ones(2, 2)
-    assert y.dtype == torch.float32  # autocast would have changed it
-    assert memory_format(cpu) == torch.contiguous_format
-    assert not needs_grad_scaler(cpu)
+    assert y.dtype == torch.float32
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with autocast(cpu, "bf16"):  # CPU autocast: the mixed-precision path runs without a GPU
+        y = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert y.dtype == torch.bfloat16
+    assert grad_scaler(cpu, "bf16") is None and grad_scaler(cpu, "fp32") is None
+
+
+def test_fp16_needs_cuda_and_unknown_precisions_are_refused() -> None:
+    with pytest.raises(UserError, match="fp16 needs a CUDA"):
+        resolve_precision("fp16", torch.device("cpu"))
+    with pytest.raises(UserError, match="bf16, fp16, fp32"):
+        resolve_precision("fp8", torch.device("cpu"))
+
+
+def test_memory_format_names() -> None:
+    assert torch_memory_format("channels_last") == torch.channels_last
+    assert torch_memory_format("contiguous") == torch.contiguous_format
+
+
+def test_deterministic_mode_is_undone_afterwards() -> None:
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic(True):
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert torch.are_deterministic_algorithms_enabled() == before
 
 
 @pytest.mark.parametrize(
@@ -48,9 +79,11 @@ def test_a_device_name_that_is_no_device() -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_uses_mixed_precision_and_channels_last() -> None:
+def test_cuda_uses_mixed_precision_by_default() -> None:
     cuda = pick_device("cuda")
-    with autocast(cuda):
+    precision = resolve_precision("auto", cuda)
+    assert precision == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+    with autocast(cuda, "bf16"):
         y = torch.ones(8, 8, device=cuda) @ torch.ones(8, 8, device=cuda)
-    assert y.dtype in (torch.bfloat16, torch.float16)
-    assert memory_format(cuda) == torch.channels_last
+    assert y.dtype == torch.bfloat16
+    assert grad_scaler(cuda, "fp16") is not None and grad_scaler(cuda, "bf16") is None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
@@ -46,8 +44,22 @@ def config(spec: Path, data: Path, out: Path, **overrides) -> TrainConfig:
         batch_size=16,
         out=str(out),
         workers=1,
+        # Fixed, not timed: two runs compared bit for bit must compute alike.
+        memory_format="contiguous",
     )
     return TrainConfig(**{**settings, **overrides})
+
+
+# The resume tests run on the CPU, and on the GPU where there is one: there, with deterministic
+# kernels, bf16 and channels_last, the path a GPU run takes.
+DEVICES = [
+    pytest.param({"device": "cpu"}, id="cpu"),
+    pytest.param(
+        {"device": "cuda", "deterministic": True, "memory_format": "channels_last"},
+        id="cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+    ),
+]
 
 
 def read_metrics(run: Path) -> list[dict[str, str]]:
@@ -123,21 +135,26 @@ def test_holdout_domain_validates_on_that_domain_only(synthetic, spec_file, tmp_
     assert "sketch" not in {s.domain for s in dataset.train}
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("how", ["exception", "signal"])
-def test_interrupted_then_resumed_equals_uninterrupted(synthetic, spec_file, tmp_path, how):
+def test_interrupted_then_resumed_equals_uninterrupted(
+    synthetic, spec_file, tmp_path, how, device, monkeypatch
+):
     """Stop in the middle of epoch 2, resume: same weights and metrics as never stopping."""
-    whole = train_run(config(spec_file, synthetic, tmp_path / "a", epochs=3), progress=False)
+    whole = train_run(
+        config(spec_file, synthetic, tmp_path / "a", epochs=3, **device), progress=False
+    )
 
     def interrupt(epoch: int, batch: int) -> None:
         if (epoch, batch) == (1, 2):
-            if how == "signal":
-                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: stop after this batch
-            else:
-                raise KeyboardInterrupt
+            raise KeyboardInterrupt
 
-    settings = config(spec_file, synthetic, tmp_path / "b", epochs=3)
+    if how == "signal":  # a real Ctrl-C in the middle of batch 2: that batch still finishes
+        monkeypatch.setenv("ARCHSPEC_TEST_SIGINT_AT", "1,2,1")
+    settings = config(spec_file, synthetic, tmp_path / "b", epochs=3, **device)
     with pytest.raises(KeyboardInterrupt):
-        train_run(settings, progress=False, on_step=interrupt)
+        train_run(settings, progress=False, on_step=interrupt if how == "exception" else None)
+    monkeypatch.delenv("ARCHSPEC_TEST_SIGINT_AT", raising=False)
     stopped = tmp_path / "b" / "small-domain"
     assert load_checkpoint(stopped / "last.pt").state["position"]["batch"] == 3
     assert len(read_metrics(stopped)) == 1
