@@ -44,9 +44,13 @@ STRUCTURE_FIELDS = {  # what `archspec layers` says of them
     "or layers\n    after: optional, layers applied to the sum",
     "Parallel": "branches on the same input, merged\n    branches: required, two or more "
     "lists of layers (or a mapping of named ones)\n    merge: default concat (channels), or sum",
-    "Sequential": "layers grouped into one submodule: a list, or a mapping of named layers",
+    "Sequential": "layers grouped into one submodule: a list, or a mapping of named layers\n"
+    "    or {class: Name, layers: ...} to print it under a class name",
 }
+for _kind in ("Residual", "Parallel"):
+    STRUCTURE_FIELDS[_kind] += "\n    class: optional, the class name it prints under"
 ITEM_OPTIONS = ("repeat", "first")
+CLASS = "class"  # the optional name a Residual, Parallel or Sequential prints under
 MAX_LAYERS = 100_000  # an expanded network never has this many layers; a typo in repeat might
 MAX_DEPTH = 50  # blocks within blocks; deeper is a mistake (or a cycle we did not see)
 REQUIRED = "required"
@@ -462,11 +466,27 @@ class Expander:
         label: str,
         class_name: str | None = None,
     ) -> Node | None:
+        if kind == "Sequential" and isinstance(fields, Mapping) and CLASS in fields:
+            # {class: Fire, layers: ...}: a group printed under a class name, as a block is
+            extra = [k for k in fields if k not in (CLASS, "layers")]
+            if extra or "layers" not in fields:
+                self.problem(
+                    "a Sequential with a class takes exactly class and layers"
+                    + (f", not {', '.join(map(str, extra))}" if extra else ""),
+                    src,
+                    scope,
+                    hint="e.g. Sequential: {class: Fire, layers: {squeeze: ..., expand: ...}}",
+                )
+                return None
+            class_name = class_name or self.class_of(fields, src, scope)
+            if class_name is None:
+                return None
+            return self.group(fields["layers"], (*src, "layers"), scope, name, label, class_name)
         if kind == "Sequential":
             return self.group(fields, src, scope, name, label, class_name)
         allowed = {
-            "Residual": ("body", "shortcut", "after"),
-            "Parallel": ("branches", "merge"),
+            "Residual": ("body", "shortcut", "after", CLASS),
+            "Parallel": ("branches", "merge", CLASS),
         }[kind]
         if not isinstance(fields, Mapping):
             self.problem(
@@ -484,9 +504,31 @@ class Expander:
             )
         if bad:
             return None
+        if CLASS in fields and class_name is None:
+            class_name = self.class_of(fields, src, scope)
+            if class_name is None:
+                return None
         if kind == "Residual":
             return self.residual(fields, src, scope, name, label, class_name)
         return self.parallel(fields, src, scope, name, label, class_name)
+
+    def class_of(self, fields: Mapping, src: tuple, scope: Scope) -> str | None:
+        """The `class:` a structure prints under (a block's name, kept by `archspec expand`)."""
+        value = fields[CLASS]
+        if (
+            isinstance(value, str)
+            and value.isidentifier()
+            and value[:1].isupper()
+            and value not in LAYER_KINDS
+        ):
+            return value
+        self.problem(
+            f"class must be a CamelCase name that is not a layer kind, got {as_yaml(value)}",
+            (*src, CLASS),
+            scope,
+            hint="e.g. class: BasicBlock (the name the module prints under)",
+        )
+        return None
 
     def residual(
         self,

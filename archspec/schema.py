@@ -95,9 +95,11 @@ def spec_json_schema() -> dict[str, Any]:
 
 
 STRUCTURE_DOCS = {
-    "Residual": "out = after(body(x) + shortcut(x)); shortcut: auto, identity, or layers",
-    "Parallel": "branches on the same input, merged by concat or sum",
-    "Sequential": "a list or mapping of layers as one submodule",
+    "Residual": "out = after(body(x) + shortcut(x)); shortcut: auto, identity, or layers; "
+    "class: the name it prints under",
+    "Parallel": "branches on the same input, merged by concat or sum; class: the name it prints "
+    "under",
+    "Sequential": "a list or mapping of layers as one submodule, or {class: Name, layers: ...}",
 }
 
 

@@ -19,6 +19,7 @@ from runner.compare import ComparisonResult, compare_runs
 from runner.lodo_table import lodo_section
 from runner.rundir import RunDir
 from runner.sweep import SweepRun
+from runner.variant_table import variant_table
 from runner.visualize.accuracy import plot_accuracy
 from runner.visualize.filters import VisualizeResult, visualize_run
 
@@ -194,6 +195,7 @@ def write_report(
     for task in tasks:
         task_runs = [r for r in runs if r.task == task]
         lines += [f"## {task.capitalize()} task", "", accuracy_table(task_runs, summaries, out), ""]
+    lines += variant_table([(path, spec_runs[0].spec) for path, spec_runs in by_spec.items()])
     lines += lodo_section(runs, summaries)
     for spec_path, spec_runs in by_spec.items():
         lines += spec_section(spec_runs, figures, comparisons.get(spec_path), out)

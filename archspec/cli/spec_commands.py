@@ -1,4 +1,4 @@
-"""Commands on specs alone: build, validate, layers, schema."""
+"""Commands on specs alone: build, validate, expand, diff, layers, schema."""
 
 from __future__ import annotations
 
@@ -50,6 +50,34 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     add_task_options(p)
     add_set_option(p)
     p.set_defaults(handler=validate_command)
+
+    p = subparsers.add_parser(
+        "expand",
+        help="print the spec fully resolved: extends applied, blocks and repeats written out, "
+        "every inferred size written in",
+    )
+    p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/dilation.yaml")
+    add_task_options(p)
+    add_set_option(p)
+    p.set_defaults(handler=expand_command)
+
+    p = subparsers.add_parser(
+        "diff",
+        help="what differs between two specs, layer by layer, then their totals side by side; "
+        "exit 0 when equal, 1 when different",
+        description="Compare two specs: the layers that change (named Conv2d-1, ReLU-2, ... with "
+        "their module paths), then parameters, mult-adds, receptive field and each section's "
+        "output side by side. --set changes B, so `archspec diff X X --set ...` shows what a "
+        "change does. Exit 0 when they build the same model, 1 when not, 2 on a mistake.",
+    )
+    p.add_argument(
+        "spec_a", type=Path, metavar="A", help="a spec file, e.g. architectures/alexnet.yaml"
+    )
+    p.add_argument("spec_b", type=Path, metavar="B", help="the spec to compare it with")
+    add_task_options(p)
+    add_set_option(p)
+    p.add_argument("--json", action="store_true", help="print the differences as JSON")
+    p.set_defaults(handler=diff_command)
 
     p = subparsers.add_parser("layers", help="list the layer kinds a spec may use, with fields")
     p.add_argument("kinds", nargs="*", metavar="KIND", help="only these kinds")
@@ -112,6 +140,40 @@ def validate_command(args: argparse.Namespace) -> int:
     if failed:
         raise UserError(f"{failed} of {len(args.specs)} spec files have problems (listed above)")
     return 0
+
+
+def expand_command(args: argparse.Namespace) -> int:
+    from archspec.expanded_spec import expanded_yaml
+    from archspec.shapes import num_classes_for
+    from archspec.spec import load_spec
+
+    _check_num_classes(args)
+    spec = load_spec(args.spec, args.set)
+    print(expanded_yaml(spec, num_classes_for(args.task, args.num_classes)), end="")
+    return 0
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    """Exit 0 when the two specs build the same model, 1 when they differ (as `diff` does)."""
+    import dataclasses
+    import json
+
+    from archspec.diff import diff_specs
+    from archspec.shapes import num_classes_for
+    from archspec.spec import load_spec
+
+    _check_num_classes(args)
+    num_classes = num_classes_for(args.task, args.num_classes)
+    # --set applies to B: A is the reference, B the variant tried
+    result = diff_specs(load_spec(args.spec_a), load_spec(args.spec_b, args.set), num_classes)
+    if args.set:
+        sets = " ".join(f"--set {s}" for s in args.set)
+        result = dataclasses.replace(result, source_b=f"{result.source_b} {sets}")
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.render(), end="")
+    return 0 if result.equal else 1
 
 
 def layers_command(args: argparse.Namespace) -> int:
