@@ -46,7 +46,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "compare",
-        help="compare the learned filters of two runs of one spec (e.g. category vs domain)",
+        help="compare two runs (e.g. category vs domain): filter by filter, and by linear CKA "
+        "of every conv layer's activations",
     )
     p.add_argument("run_a", type=Path, metavar="RUN_A", help="run directory or checkpoint")
     p.add_argument("run_b", type=Path, metavar="RUN_B", help="run directory or checkpoint")
@@ -57,6 +58,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="where comparison.md and the figures go (default compare-<A>-vs-<B>/ in the "
         "folder holding RUN_A)",
     )
+    p.add_argument(
+        "--images",
+        type=int,
+        metavar="N",
+        help="measure CKA on N of the validation images (default: all of them)",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="take the validation images from DIR (default: the data RUN_A was trained on)",
+    )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="RUN",
+        help="another run of RUN_A's spec and task (e.g. another seed) to read CKA against "
+        "(default: RUN_A's own starting weights)",
+    )
+    p.add_argument("--device", default="cpu", help="where CKA runs the models: cpu (default), "
+                   "cuda, cuda:N, mps or auto")  # fmt: skip
     add_grid_options(p)
     p.set_defaults(handler=compare_command)
 
@@ -99,8 +121,19 @@ def visualize_command(args: argparse.Namespace) -> int:
 
 def compare_command(args: argparse.Namespace) -> int:
     from runner.compare import compare_runs
+    from runner.device import pick_device
 
-    result = compare_runs(args.run_a, args.run_b, args.out, args.max_in, args.max_out)
+    result = compare_runs(
+        args.run_a,
+        args.run_b,
+        args.out,
+        args.max_in,
+        args.max_out,
+        images=args.images,
+        data=args.data,
+        baseline=args.baseline,
+        device=pick_device(args.device),
+    )
     c = result.comparison
     print(f"A ({c.a.label}): {c.a.describe()}")
     print(f"B ({c.b.label}): {c.b.describe()}")
@@ -110,7 +143,7 @@ def compare_command(args: argparse.Namespace) -> int:
     print()
     print(c.reading())
     print()
-    print(f"wrote {result.markdown} and {len(result.figures)} figures")
+    print(f"wrote {result.markdown}, {result.heatmap} and {len(result.figures)} filter figures")
     return 0
 
 

@@ -21,6 +21,7 @@ from runner import report, sweep
 from runner.config import TrainConfig
 from runner.model import seeded_model
 from tests.runner.helpers import write_checkpoint
+from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 
 SPEC = """
 name: {name}
@@ -37,6 +38,12 @@ LABELS = {
     "category": ("circle", "cross", "heart", "ring", "square", "star", "triangle"),
     "domain": ("art_painting", "cartoon", "photo", "sketch"),
 }
+
+
+# The report's CKA runs on the validation images; here the small embedded set's 56.
+pytestmark = pytest.mark.usefixtures("small_embedded")
+
+
 HEADER = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second"
 
 
