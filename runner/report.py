@@ -17,7 +17,7 @@ from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
 from runner.rundir import RunDir
-from runner.sweep import SweepRun
+from runner.sweep_plan import SweepRun
 from runner.visualize.accuracy import plot_accuracy
 from runner.visualize.filters import VisualizeResult, visualize_run
 

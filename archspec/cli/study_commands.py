@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
+from archspec.errors import UserError
 
 
 def add_grid_options(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +17,79 @@ def add_grid_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns; 12)"
     )
+
+
+def add_launch_options(parser: argparse.ArgumentParser) -> None:
+    """How the runs are spread: default one after another in this process."""
+    g = parser.add_argument_group("launchers (default: one run after another, here)")
+    g.add_argument(
+        "--launcher",
+        choices=("local", "slurm"),
+        help="local: --jobs processes on this machine; slurm: one SLURM job per run (submitit)",
+    )
+    g.add_argument("--jobs", type=int, metavar="N", help="local: runs at once (default 1)")
+    g.add_argument(
+        "--devices",
+        metavar="LIST",
+        help="local: devices the processes take in turn, e.g. cuda:0,cuda:1 (default: every "
+        "GPU, else cpu)",
+    )
+    g.add_argument("--partition", help="slurm: the partition to submit to")
+    g.add_argument(
+        "--time",
+        metavar="LIMIT",
+        help="slurm: each job's time limit, minutes or H:MM:SS (default 24:00:00)",
+    )
+    g.add_argument("--gpus-per-job", type=int, metavar="N", help="slurm: GPUs per job (1)")
+    g.add_argument("--cpus-per-job", type=int, metavar="N", help="slurm: CPUs per job")
+    g.add_argument(
+        "--sbatch",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="slurm: an extra sbatch option, e.g. --sbatch account=vision (repeatable)",
+    )
+    g.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="slurm: return once the jobs are submitted; run the same sweep again for the report",
+    )
+
+
+def launch_from(args: argparse.Namespace):
+    """The Launch the flags ask for, every flag checked against its launcher."""
+    from runner.launch import Launch, SlurmOptions
+    from runner.launch.options import parse_minutes, parse_sbatch
+
+    launcher = args.launcher
+    if launcher is None and (args.jobs is not None or args.devices is not None):
+        launcher = "local"
+    local_only = {"--jobs": args.jobs, "--devices": args.devices}
+    slurm_only = {
+        "--partition": args.partition,
+        "--time": args.time,
+        "--gpus-per-job": args.gpus_per_job,
+        "--cpus-per-job": args.cpus_per_job,
+        "--sbatch": args.sbatch or None,
+    }
+    for wanted, flags in (("local", local_only), ("slurm", slurm_only)):
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given and launcher != wanted:
+            raise UserError(f"{', '.join(given)} only go with --launcher {wanted}")
+    devices = tuple(d.strip() for d in (args.devices or "").split(",") if d.strip())
+    if args.devices is not None and not devices:
+        raise UserError("--devices is empty: name devices as cuda:0,cuda:1 or cpu")
+    if args.cpus_per_job is not None and args.cpus_per_job < 1:
+        raise UserError(f"--cpus-per-job must be at least 1, got {args.cpus_per_job}")
+    slurm = SlurmOptions(
+        partition=args.partition,
+        time_min=parse_minutes(args.time) if args.time else SlurmOptions.time_min,
+        gpus_per_job=1 if args.gpus_per_job is None else args.gpus_per_job,
+        cpus_per_job=args.cpus_per_job,
+        sbatch=parse_sbatch(args.sbatch),
+    )
+    jobs = args.jobs if args.jobs is not None else max(1, len(devices))
+    return Launch(launcher, jobs, devices, slurm, wait=not args.no_wait)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -102,6 +176,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="runs go to DIR/<spec stem>-<task>/, the report to DIR/report.md (runs/sweep)",
     )
+    add_launch_options(p)
     p.set_defaults(handler=sweep_command)
 
 
@@ -151,7 +226,13 @@ def sweep_command(args: argparse.Namespace) -> int:
     from runner.sweep import run_sweep
 
     result = run_sweep(
-        args.specs, args.task, args.out, training_overrides(args), progress=not args.quiet
+        args.specs,
+        args.task,
+        args.out,
+        training_overrides(args),
+        launch=launch_from(args),
+        progress=not args.quiet,
     )
-    print(f"report: {result.report}")
+    if result.report is not None:
+        print(f"report: {result.report}")
     return 0
