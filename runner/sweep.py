@@ -103,9 +103,11 @@ def run_sweep(
     *,
     launch: Launch | None = None,
     progress: bool = True,
+    tensorboard: bool = False,
     say: Callable[[str], None] = print,
 ) -> SweepResult:
-    """Train what is missing (resuming what was interrupted), then write `<out>/report.md`."""
+    """Train what is missing (resuming what was interrupted), then write `<out>/report.md`;
+    `tensorboard`: every run also logs to <run>/tensorboard/."""
     out = Path(out)
     launch = launch or Launch()
     training = dict(training or {})
@@ -117,6 +119,10 @@ def run_sweep(
             "--holdout-domain leaves a domain out of training, so it cannot go with the domain "
             "task: pass --task category"
         )
+    if tensorboard:
+        from runner.tensorboard import require_tensorboard
+
+        require_tensorboard()
     if launch.launcher == "slurm":
         from runner.launch.slurm import import_submitit
 
@@ -133,7 +139,11 @@ def run_sweep(
     for number, run in enumerate(runs, start=1):
         if statuses[run.name] == "finished":
             say(f"[{number}/{len(runs)}] {run.path}: finished, skipped")
-    jobs = [Job(r, c) for r, c in zip(runs, configs, strict=True) if statuses[r.name] != "finished"]
+    jobs = [
+        Job(r, c, tensorboard)
+        for r, c in zip(runs, configs, strict=True)
+        if statuses[r.name] != "finished"
+    ]
 
     failed: dict[str, Path] = {}
     if launch.launcher is None:

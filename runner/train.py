@@ -129,11 +129,12 @@ def train_run(
     *,
     progress: bool = True,
     on_step: StepHook | None = None,
+    tensorboard: bool = False,
 ) -> Path:
     """Train `config.spec` for `config.task`; return the run directory.
 
     With `resume` (a run directory), continue from its last.pt with the run's own settings;
-    `config.epochs` may extend it.
+    `config.epochs` may extend it. `tensorboard`: also log to <run>/tensorboard/.
     """
     spec = load_spec(config.spec)
     checkpoint = None
@@ -146,17 +147,26 @@ def train_run(
     world.start(device)
     try:
         t = _set_up(spec, config, checkpoint, world, device, progress and world.is_main)
-        with StopRequest() as stop:
+        board = _tensorboard(t.run.path if tensorboard and world.is_main else None)
+        with StopRequest() as stop, board:
             for epoch in range(t.start_epoch, t.config.epochs):
                 sums = _train_epoch(t, epoch, stop, progress and world.is_main, on_step)
                 row, val_accuracy = _evaluate_epoch(t, epoch, sums)
                 _checkpoint_epoch(t, epoch, row, val_accuracy)
+                board.epoch(row, t.model, is_best=t.best["best_epoch"] == epoch + 1)
         if not world.is_main:
             return Path(config.out)
         _finish(t)
+        board.finish(t.config.to_data(), t.run.read_summary())
         return t.run.path
     finally:
         world.stop()
+
+
+def _tensorboard(run_dir: Path | None) -> Any:
+    from runner.tensorboard import tensorboard_log  # tensorboard is an optional extra
+
+    return tensorboard_log(run_dir)
 
 
 # -- set-up ----------------------------------------------------------------------------------

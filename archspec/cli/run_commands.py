@@ -42,6 +42,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="train without unreadable images instead of stopping",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log to RUN_DIR/tensorboard/ (needs archspec[tensorboard])",
+    )
 
 
 def training_overrides(args: argparse.Namespace) -> dict:
@@ -117,7 +122,11 @@ def train_command(args: argparse.Namespace) -> int:
     else:
         task = args.task
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
-    train_run(config, resume=args.resume, progress=not args.quiet)
+    if args.tensorboard:
+        from runner.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    train_run(config, resume=args.resume, progress=not args.quiet, tensorboard=args.tensorboard)
     return 0
 
 

@@ -232,6 +232,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         training_overrides(args),
         launch=launch_from(args),
         progress=not args.quiet,
+        tensorboard=args.tensorboard,
     )
     if result.report is not None:
         print(f"report: {result.report}")

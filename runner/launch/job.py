@@ -22,6 +22,7 @@ class Job:
 
     run: SweepRun
     config: TrainConfig
+    tensorboard: bool = False  # also log to <run>/tensorboard/
 
 
 def train_one(
@@ -49,7 +50,8 @@ def train_one(
         if status == "finished":
             return status
         resume = None if status == "new" else job.run.path
-        done = train(job.config, resume=resume, progress=progress)
+        logging = {"tensorboard": True} if job.tensorboard else {}
+        done = train(job.config, resume=resume, progress=progress, **logging)
         if Path(done).resolve() != job.run.path.resolve():  # train_run never overwrites a folder
             raise UserError(f"{job.run.name} was written to {done} instead of {job.run.path}")
         return status

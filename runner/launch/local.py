@@ -67,7 +67,7 @@ def _work(job: Job, log: Path) -> str:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
         try:
-            job = Job(job.run, replace(job.config, device=_device))
+            job = replace(job, config=replace(job.config, device=_device))
             print(f"training {job.run.path} on {_device}", flush=True)
             return train_one(job, wait=True, progress=False)
         except BaseException:
