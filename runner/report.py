@@ -134,7 +134,7 @@ def spec_section(
     if comparison is not None:
         c = comparison.comparison
         lines += [
-            f"### {c.a.label.capitalize()} vs {c.b.label} filters",
+            f"### {c.a.label.capitalize()} vs {c.b.label}: filters and linear CKA",
             "",
             c.table(),
             "",
@@ -142,7 +142,10 @@ def spec_section(
             "",
             c.reading(),
             "",
-            f"Side-by-side figures: [{_link(comparison.markdown, base)}]"
+            f"![{c.a.label} vs {c.b.label}: linear CKA of every conv layer pair]"
+            f"({_link(comparison.heatmap, base)})",
+            "",
+            f"Side-by-side figures and the whole CKA matrix: [{_link(comparison.markdown, base)}]"
             f"({_link(comparison.markdown, base)})",
             "",
         ]
