@@ -42,14 +42,15 @@ def validation_images(config: dict[str, Any], count: int | None, data: Path | No
     if count is not None and count < MIN_IMAGES:
         raise UserError(f"--images must be at least {MIN_IMAGES} (the unbiased CKA estimator "
                         f"needs {MIN_IMAGES} images a batch), got {count}")  # fmt: skip
-    if data is None and config.get("data") is not None:
+    own = data is None  # the run's own data: its own validation split, held-out domain included
+    if own and config.get("data") is not None:
         data = Path(config["data"])
     root = embedded_dataset(seed=0) if data is None else data
     dataset = discover(
         root,
         seed=int(config.get("seed") or 0),
         val_fraction=float(config.get("val_fraction") or 0.2),
-        holdout_domain=None if data is not None else config.get("holdout_domain"),
+        holdout_domain=config.get("holdout_domain") if own else None,
     )
     samples = [s.path for s in dataset.val]
     if count is not None and count > len(samples):

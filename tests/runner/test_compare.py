@@ -430,3 +430,15 @@ def test_cli_compare_with_data_that_does_not_exist(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_cka_uses_the_runs_own_validation_images_held_out_domain_included():
+    from runner.compare import validation_images
+    from runner.data import embedded_dataset
+
+    root = embedded_dataset()  # the small one, through $ARCHSPEC_CACHE
+    held_out = validation_images({"data": str(root), "holdout_domain": "sketch"}, None, None)
+    assert len(held_out.paths) == 7 + 14  # all of sketch: its 7 x 1 train and 7 x 2 val images
+    assert {p.parent.parent.name for p in held_out.paths} == {"sketch"}
+    other = validation_images({"holdout_domain": "sketch"}, None, root)  # --data DIR: its split
+    assert len(other.paths) == 56
