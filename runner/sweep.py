@@ -65,19 +65,23 @@ def _current_status(run: SweepRun, config: TrainConfig) -> str:
 
 
 def _one_by_one(
-    jobs: Sequence[Job], statuses: dict[str, str], progress: bool, say: Callable[[str], None]
+    jobs: Sequence[Job],
+    statuses: dict[str, str],
+    where: dict[str, str],
+    progress: bool,
+    say: Callable[[str], None],
 ) -> None:
     """In this process, in plan order; a run another process holds is left for last."""
     later = []
-    for number, job in enumerate(jobs, start=1):
-        where = f"[{number}/{len(jobs)}] {job.run.path}"
+    for job in jobs:
+        here = where[job.run.name]
         status = statuses[job.run.name]
         say(
             {
-                "new": f"{where}: training {job.config.epochs} epochs",
-                "resume": f"{where}: resuming from last.pt",
-                "extend": f"{where}: extending to {job.config.epochs} epochs",
-                BUSY: f"{where}: being trained by another process; left for last",
+                "new": f"{here}: training {job.config.epochs} epochs",
+                "resume": f"{here}: resuming from last.pt",
+                "extend": f"{here}: extending to {job.config.epochs} epochs",
+                BUSY: f"{here}: being trained by another process; left for last",
             }[status]
         )
         if status == BUSY or _train_here(job, wait=False, progress=progress, say=say) == BUSY:
@@ -136,9 +140,10 @@ def run_sweep(
         TrainConfig(str(r.spec_path), r.task, out=str(out), name=r.name, **training) for r in runs
     ]
     statuses = {r.name: _current_status(r, c) for r, c in zip(runs, configs, strict=True)}
-    for number, run in enumerate(runs, start=1):
+    where = {r.name: f"[{n}/{len(runs)}] {r.path}" for n, r in enumerate(runs, start=1)}
+    for run in runs:
         if statuses[run.name] == "finished":
-            say(f"[{number}/{len(runs)}] {run.path}: finished, skipped")
+            say(f"{where[run.name]}: finished, skipped")
     jobs = [
         Job(r, c, tensorboard)
         for r, c in zip(runs, configs, strict=True)
@@ -147,7 +152,7 @@ def run_sweep(
 
     failed: dict[str, Path] = {}
     if launch.launcher is None:
-        _one_by_one(jobs, statuses, progress, say)
+        _one_by_one(jobs, statuses, where, progress, say)
     elif launch.launcher == "local" and jobs:
         from runner.launch.local import run_local
 
