@@ -62,7 +62,8 @@ def validation_images(config: dict[str, Any], count: int | None, data: Path | No
         raise UserError(f"{root} has {len(samples)} validation images; CKA needs {MIN_IMAGES}")
     order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))
     chosen = tuple(samples[i] for i in order[: count or len(samples)].tolist())
-    return ImageSet(chosen, f"{len(chosen)} validation images of {root}")
+    where = "the embedded synthetic set" if data is None else str(root)
+    return ImageSet(chosen, f"{len(chosen)} validation images of {where}")
 
 
 def conv_modules(model: nn.Module, layers: Sequence[ConvLayer]) -> list[nn.Module]:
