@@ -18,7 +18,7 @@ from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
 from runner.lodo_table import lodo_section
 from runner.rundir import RunDir
-from runner.sweep import SweepRun
+from runner.sweep_plan import SweepRun
 from runner.variant_table import variant_table
 from runner.visualize.accuracy import plot_accuracy
 from runner.visualize.filters import VisualizeResult, visualize_run
@@ -141,7 +141,7 @@ def spec_section(
     if comparison is not None:
         c = comparison.comparison
         lines += [
-            f"### {c.a.label.capitalize()} vs {c.b.label} filters",
+            f"### {c.a.label.capitalize()} vs {c.b.label}: filters and linear CKA",
             "",
             c.table(),
             "",
@@ -149,7 +149,10 @@ def spec_section(
             "",
             c.reading(),
             "",
-            f"Side-by-side figures: [{_link(comparison.markdown, base)}]"
+            f"![{c.a.label} vs {c.b.label}: linear CKA of every conv layer pair]"
+            f"({_link(comparison.heatmap, base)})",
+            "",
+            f"Side-by-side figures and the whole CKA matrix: [{_link(comparison.markdown, base)}]"
             f"({_link(comparison.markdown, base)})",
             "",
         ]

@@ -1,192 +1,103 @@
 """`archspec sweep`: train every spec for every task, then write one report of the whole study.
 
-Runs go to `<out>/<spec stem>-<task>/`. A sweep can be stopped at any point and the same command
-continues it: a run with summary.json is finished and skipped, a run with last.pt but no
-summary.json is resumed from it (train_run saves last.pt on Ctrl-C), anything else is trained.
-A finished run asked for more epochs is extended (resumed to the new count). Runs are only ever
-reused when they were trained with the same spec and the same settings; otherwise the sweep stops
-and says which setting differs, rather than mixing results of different settings in one report.
+Runs go to `<out>/<spec stem>-<task>/` (sweep_plan.py says what each needs). They are trained one
+after another in this process, or spread by a launcher (runner/launch/) over local processes or
+SLURM jobs. Each run is trained under its run directory's lock, so two sweeps on one `--out`
+never train into the same directory; a sweep finding a run locked goes on with the others and
+waits for it last. report.md is written once every run has finished.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from archspec.errors import SpecError, UserError
-from archspec.shapes import num_classes_for, resolve
-from archspec.spec import Spec, load_spec, spec_from_data
+from archspec.errors import UserError
+from runner import report
 from runner.config import TrainConfig
+from runner.launch import BUSY, Job, Launch, RunLock, train_one
 from runner.lodo_table import expand_holdouts
-from runner.recipe import RECIPE_FIELDS
-from runner.rundir import RunDir, default_run_name
+from runner.rundir import RunDir
+from runner.sweep_plan import (
+    RESULT_FIELDS,
+    TASKS,
+    UNSTARTED_FILES,
+    SweepRun,
+    check_reusable,
+    plan_sweep,
+    remove_unstarted,
+    run_status,
+)
 from runner.train import train_run
 
-TASKS = ("category", "domain")
-# Settings that change what a run learns; device and workers do not, so they may differ.
-RESULT_FIELDS = (
-    "task",
-    "data",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "seed",
-    "holdout_domain",
-    "val_fraction",
-    "skip_bad_images",
-    *RECIPE_FIELDS,
-    "init",
-)
-# What TrainConfig assumes for a field an older run's config.yaml does not have.
-DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
-# What train_run writes before its first checkpoint; a folder holding only these never trained.
-UNSTARTED_FILES = frozenset({"config.yaml", "spec.yaml", "metrics.csv"})
-
-
-@dataclass(frozen=True)
-class SweepRun:
-    spec_path: Path
-    spec: Spec
-    task: str
-    path: Path  # <out>/<spec stem>-<task>[-holdout-<domain>]
-    holdout: str | None = None  # leave-one-domain-out: the domain this run tests on
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-def plan_sweep(
-    specs: Sequence[Path],
-    tasks: Sequence[str],
-    out: Path,
-    spec_set: Sequence[str] = (),
-    holdouts: Sequence[str | None] = (None,),
-) -> list[SweepRun]:
-    """Every (spec, task) pair, spec by spec; every spec checked for every task before any run.
-
-    `spec_set`: `--set PATH=VALUE` changes applied to every spec. `holdouts`: the held-out
-    domain of each run, one run per domain (None: no held-out domain)."""
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown or not tasks:
-        raise UserError(f"unknown task {', '.join(unknown)}; the tasks are {', '.join(TASKS)}")
-    tasks = list(dict.fromkeys(tasks))
-    stems: dict[str, Path] = {}
-    for path in specs:
-        other = stems.setdefault(Path(path).stem, Path(path))
-        if other != Path(path):
-            raise UserError(
-                f"{other} and {path} would share the run directories {Path(path).stem}-<task>: "
-                "rename one of them"
-            )
-    runs, problems = [], []
-    for path in stems.values():
-        try:
-            spec = load_spec(path, spec_set)
-            for task in tasks:
-                resolve(spec, num_classes_for(task))
-        except SpecError as e:
-            problems.append(str(e))
-            continue
-        runs += [
-            SweepRun(path, spec, task, Path(out) / default_run_name(str(path), task, d), d)
-            for task in tasks
-            for d in holdouts
-        ]
-    if problems:
-        raise UserError("nothing trained; fix these specs first:\n" + "\n".join(problems))
-    return runs
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise UserError(f"cannot read {path}: {e}") from None
-
-
-def _same(field: str, a: Any, b: Any) -> bool:
-    if field == "data" and a is not None and b is not None:
-        return Path(a).resolve() == Path(b).resolve()
-    return a == b
-
-
-def check_reusable(run: SweepRun, config: TrainConfig) -> None:
-    """The existing run directory was trained with this spec and these settings."""
-    stored_spec = run.path / "spec.yaml"
-    if stored_spec.is_file():
-        try:
-            same_spec = spec_from_data(_read_yaml(stored_spec), str(stored_spec)) == run.spec
-        except SpecError:
-            same_spec = False
-        if not same_spec:
-            raise UserError(
-                f"{run.path} was trained with another version of {run.spec_path} (see its "
-                "spec.yaml): give another --out, or move that run away to train it again"
-            )
-    stored_config = run.path / "config.yaml"
-    if not stored_config.is_file():
-        return
-    stored = _read_yaml(stored_config) or {}
-    wanted = config.to_data()
-    differ = [
-        f"{f}={stored.get(f)!r} there, {wanted[f]!r} now"
-        for f in RESULT_FIELDS
-        if not _same(f, stored.get(f, DEFAULTS[f]), wanted[f])
-    ]
-    if differ:
-        raise UserError(
-            f"{run.path} was trained with other settings ({'; '.join(differ)}): give another "
-            "--out, or the same settings, to continue this sweep"
-        )
-
-
-def remove_unstarted(run: SweepRun) -> None:
-    """Delete a run folder that never reached a checkpoint (train_run never overwrites one)."""
-    entries = list(run.path.iterdir())
-    if any(p.name not in UNSTARTED_FILES or not p.is_file() for p in entries):
-        raise UserError(
-            f"{run.path} has no checkpoint to resume but holds other files "
-            f"({', '.join(sorted(p.name for p in entries))}): move it away to train it again"
-        )
-    for p in entries:
-        p.unlink()
-    run.path.rmdir()
-
-
-def run_status(run: SweepRun, config: TrainConfig) -> str:
-    """new | finished | extend | resume, after checking an existing run may be reused."""
-    run_dir = RunDir(run.path)
-    if not run.path.exists():
-        return "new"
-    check_reusable(run, config)
-    if run_dir.finished:
-        epochs = int(run_dir.read_summary().get("epochs", config.epochs))
-        if epochs > config.epochs:
-            raise UserError(
-                f"{run.path} was trained for {epochs} epochs, this sweep asks for "
-                f"{config.epochs}: give --epochs {epochs} (or more, to extend it) or another --out"
-            )
-        return "extend" if config.epochs > epochs else "finished"
-    if run_dir.last.is_file():
-        return "resume"
-    if run_dir.best.is_file():
-        raise UserError(
-            f"{run.path} has best.pt but no last.pt to resume from: move it away to train it again"
-        )
-    remove_unstarted(run)
-    return "new"
+__all__ = [
+    "RESULT_FIELDS",
+    "TASKS",
+    "UNSTARTED_FILES",
+    "SweepResult",
+    "SweepRun",
+    "check_reusable",
+    "plan_sweep",
+    "remove_unstarted",
+    "run_status",
+    "run_sweep",
+]
 
 
 @dataclass(frozen=True)
 class SweepResult:
     runs: list[SweepRun]
-    statuses: dict[str, str]  # run name -> what was done: new | finished | extend | resume
-    report: Path
+    statuses: dict[str, str]  # run name -> what it needed: new | finished | extend | resume | busy
+    report: Path | None  # None until every run has finished
+    failed: dict[str, Path] = field(default_factory=dict)  # run name -> its job's log
+
+
+def _current_status(run: SweepRun, config: TrainConfig) -> str:
+    """The run's status, or BUSY without touching it while another process trains it."""
+    lock = RunLock(run.path)
+    if not lock.acquire(wait=False):
+        return BUSY
+    try:
+        return run_status(run, config)
+    finally:
+        lock.release()
+
+
+def _one_by_one(
+    jobs: Sequence[Job],
+    statuses: dict[str, str],
+    where: dict[str, str],
+    progress: bool,
+    say: Callable[[str], None],
+) -> None:
+    """In this process, in plan order; a run another process holds is left for last."""
+    later = []
+    for job in jobs:
+        here = where[job.run.name]
+        status = statuses[job.run.name]
+        say(
+            {
+                "new": f"{here}: training {job.config.epochs} epochs",
+                "resume": f"{here}: resuming from last.pt",
+                "extend": f"{here}: extending to {job.config.epochs} epochs",
+                BUSY: f"{here}: being trained by another process; left for last",
+            }[status]
+        )
+        if status == BUSY or _train_here(job, wait=False, progress=progress, say=say) == BUSY:
+            later.append(job)
+    for job in later:
+        _train_here(job, wait=True, progress=progress, say=say)
+
+
+def _train_here(job: Job, *, wait: bool, progress: bool, say: Callable[[str], None]) -> str:
+    try:
+        # train_run looked up here at call time, so tests can stand in for it.
+        return train_one(job, wait=wait, progress=progress, train=train_run, say=say)
+    except KeyboardInterrupt:
+        say(f"sweep interrupted in {job.run.path}; run the same command again to continue")
+        raise
 
 
 def run_sweep(
@@ -195,13 +106,15 @@ def run_sweep(
     out: Path = Path("runs/sweep"),
     training: Mapping[str, Any] | None = None,
     *,
+    launch: Launch | None = None,
     progress: bool = True,
+    tensorboard: bool = False,
     say: Callable[[str], None] = print,
 ) -> SweepResult:
-    """Train what is missing (resuming what was interrupted), then write `<out>/report.md`."""
-    from runner.report import write_report
-
+    """Train what is missing (resuming what was interrupted), then write `<out>/report.md`;
+    `tensorboard`: every run also logs to <run>/tensorboard/."""
     out = Path(out)
+    launch = launch or Launch()
     training = dict(training or {})
     for reserved in ("spec", "task", "out", "name"):
         training.pop(reserved, None)
@@ -211,6 +124,18 @@ def run_sweep(
             "--holdout-domain leaves a domain out of training, so it cannot go with the domain "
             "task: pass --task category"
         )
+    if tensorboard:
+        from runner.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    if launch.launcher == "slurm":
+        from runner.launch.slurm import import_submitit
+
+        import_submitit()  # before anything is trained or submitted
+    if launch.launcher == "local":
+        from runner.launch.local import check_devices
+
+        check_devices(launch.devices)
     holdouts = expand_holdouts(training.pop("holdout_domain", None), training)
     runs = plan_sweep(specs, tasks, out, training.get("spec_set", ()), holdouts)
     configs = [
@@ -224,27 +149,54 @@ def run_sweep(
         )
         for r in runs
     ]
-    statuses = {r.name: run_status(r, c) for r, c in zip(runs, configs, strict=True)}
-    for number, (run, config) in enumerate(zip(runs, configs, strict=True), start=1):
-        status = statuses[run.name]
-        where = f"[{number}/{len(runs)}] {run.path}"
-        if status == "finished":
-            say(f"{where}: finished, skipped")
-            continue
-        say(
-            {
-                "new": f"{where}: training {config.epochs} epochs",
-                "resume": f"{where}: resuming from last.pt",
-                "extend": f"{where}: extending to {config.epochs} epochs",
-            }[status]
+    statuses = {r.name: _current_status(r, c) for r, c in zip(runs, configs, strict=True)}
+    where = {r.name: f"[{n}/{len(runs)}] {r.path}" for n, r in enumerate(runs, start=1)}
+    for run in runs:
+        if statuses[run.name] == "finished":
+            say(f"{where[run.name]}: finished, skipped")
+    jobs = [
+        Job(r, c, tensorboard)
+        for r, c in zip(runs, configs, strict=True)
+        if statuses[r.name] != "finished"
+    ]
+
+    failed: dict[str, Path] = {}
+    if launch.launcher is None:
+        _one_by_one(jobs, statuses, where, progress, say)
+    elif launch.launcher == "local" and jobs:
+        from runner.launch.local import run_local
+
+        say(f"training {len(jobs)} runs, {launch.jobs} at a time; logs in {out / 'logs'}")
+        failed = run_local(jobs, launch.jobs, launch.devices, out, say)
+    elif launch.launcher == "slurm" and jobs:
+        from runner.launch import slurm
+
+        for job in jobs:
+            if statuses[job.run.name] == BUSY:
+                say(f"{job.run.path}: being trained by {RunLock(job.run.path).holder()}")
+        submitted = slurm.submit(
+            [j for j in jobs if statuses[j.run.name] != BUSY], launch.slurm, out
         )
-        try:
-            resume = None if status == "new" else run.path
-            done = train_run(config, resume=resume, progress=progress)
-        except KeyboardInterrupt:
-            say(f"sweep interrupted in {run.path}; run the same command again to continue")
-            raise
-        if Path(done).resolve() != run.path.resolve():  # train_run never overwrites a folder
-            raise UserError(f"{run.name} was written to {done} instead of {run.path}")
-    report = write_report(out, runs, say=say)
-    return SweepResult(runs, statuses, report)
+        for job, sjob in submitted:
+            say(f"{job.run.path}: submitted as job {sjob.job_id}")
+        if not launch.wait:
+            say(
+                "submitted; run the same command again once the jobs have ended to write the report"
+            )
+            return SweepResult(runs, statuses, None)
+        failed = slurm.wait(submitted, say)
+
+    if failed:
+        listing = "\n".join(f"  {name}: see {log}" for name, log in failed.items())
+        raise UserError(
+            f"{len(failed)} of {len(jobs)} runs failed (the others went on):\n{listing}\n"
+            "fix the cause and run the same command again: finished runs are skipped"
+        )
+    unfinished = [r for r in runs if not RunDir(r.path).finished]
+    if unfinished:
+        say(
+            f"{len(unfinished)} runs not finished yet ({', '.join(r.name for r in unfinished)}); "
+            "run the same command again once they have, to write the report"
+        )
+        return SweepResult(runs, statuses, None)
+    return SweepResult(runs, statuses, report.write_report(out, runs, say=say))

@@ -206,12 +206,14 @@ def train_run(
     progress: bool = True,
     on_step: StepHook | None = None,
     given: Collection[str] | None = None,
+    tensorboard: bool = False,
 ) -> Path:
     """Train `config.spec` for `config.task`; return the run directory.
 
     With `resume` (a run directory), continue from its last.pt with the run's own settings;
     `config.epochs` may extend it. `given` names the settings the user set explicitly: with
     `resume`, one that differs from the run's is refused (None: no check, as for a sweep).
+    `tensorboard`: also log to <run>/tensorboard/.
     """
     spec = load_spec(config.spec, config.spec_set)
     checkpoint = None
@@ -227,10 +229,12 @@ def train_run(
     try:
         with deterministic(config.deterministic), StopRequest() as stop:
             t = _set_up(spec, config, checkpoint, world, device, progress and world.is_main)
-            with _writes_reported(t):
-                _train_epochs(t, stop, progress and world.is_main, on_step)
+            board = _tensorboard(t.run.path if tensorboard and world.is_main else None)
+            with _writes_reported(t), board:
+                _train_epochs(t, stop, progress and world.is_main, on_step, board)
                 if world.is_main:
                     _finish_or_hint(t, stop)
+                    board.finish(t.config.to_data(), t.run.read_summary())
         return t.run.path if world.is_main else Path(config.out)
     finally:
         world.stop()
@@ -254,12 +258,21 @@ def _nothing_to_do(checkpoint: Checkpoint, config: TrainConfig) -> bool:
     return False
 
 
-def _train_epochs(t: Training, stop: StopRequest, progress: bool, on_step: StepHook | None):
-    """Every remaining epoch, then the final checkpoint (waiting for the write in flight)."""
+def _train_epochs(
+    t: Training, stop: StopRequest, progress: bool, on_step: StepHook | None, board: Any
+) -> None:
+    """Every remaining epoch: steps, evaluation, checkpoint, and the TensorBoard log."""
     for epoch in range(t.start_epoch, t.config.epochs):
         sums = _train_epoch(t, epoch, stop, progress, on_step)
         row, val_accuracy = _evaluate_epoch(t, epoch, sums)
         _checkpoint_epoch(t, epoch, row, val_accuracy)
+        board.epoch(row, t.model, is_best=t.best["best_epoch"] == epoch + 1)
+
+
+def _tensorboard(run_dir: Path | None) -> Any:
+    from runner.tensorboard import tensorboard_log  # tensorboard is an optional extra
+
+    return tensorboard_log(run_dir)
 
 
 # -- set-up ----------------------------------------------------------------------------------

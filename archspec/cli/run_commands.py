@@ -77,6 +77,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no progress bars (default: bars only when standard error is a terminal)",
     )
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log to RUN_DIR/tensorboard/ (needs archspec[tensorboard]; default: off)",
+    )
     add_set_option(parser)
 
 
@@ -258,8 +263,18 @@ def train_command(args: argparse.Namespace) -> int:
         if args.name is not None:
             check_run_name(args.name)
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
+    if args.tensorboard:
+        from runner.tensorboard import require_tensorboard
+
+        require_tensorboard()
     explicit = set(given) | {n for n in ("task", "name") if getattr(args, n) is not None}
-    train_run(config, resume=args.resume, progress=show_progress(args.quiet), given=explicit)
+    train_run(
+        config,
+        resume=args.resume,
+        progress=show_progress(args.quiet),
+        given=explicit,
+        tensorboard=args.tensorboard,
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
+from archspec.errors import UserError
 from archspec.io import check_writable_folder
 from archspec.text import plural
 
@@ -18,6 +19,79 @@ def add_grid_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-out", type=int, default=12, metavar="N", help="output channels shown (columns)"
     )
+
+
+def add_launch_options(parser: argparse.ArgumentParser) -> None:
+    """How the runs are spread: default one after another in this process."""
+    g = parser.add_argument_group("launchers (default: one run after another, here)")
+    g.add_argument(
+        "--launcher",
+        choices=("local", "slurm"),
+        help="local: --jobs processes on this machine; slurm: one SLURM job per run (submitit)",
+    )
+    g.add_argument("--jobs", type=int, metavar="N", help="local: runs at once (default 1)")
+    g.add_argument(
+        "--devices",
+        metavar="LIST",
+        help="local: devices the processes take in turn, e.g. cuda:0,cuda:1 (default: every "
+        "GPU, else cpu)",
+    )
+    g.add_argument("--partition", help="slurm: the partition to submit to")
+    g.add_argument(
+        "--time",
+        metavar="LIMIT",
+        help="slurm: each job's time limit, minutes or H:MM:SS (default 24:00:00)",
+    )
+    g.add_argument("--gpus-per-job", type=int, metavar="N", help="slurm: GPUs per job (1)")
+    g.add_argument("--cpus-per-job", type=int, metavar="N", help="slurm: CPUs per job")
+    g.add_argument(
+        "--sbatch",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="slurm: an extra sbatch option, e.g. --sbatch account=vision (repeatable)",
+    )
+    g.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="slurm: return once the jobs are submitted; run the same sweep again for the report",
+    )
+
+
+def launch_from(args: argparse.Namespace):
+    """The Launch the flags ask for, every flag checked against its launcher."""
+    from runner.launch import Launch, SlurmOptions
+    from runner.launch.options import parse_minutes, parse_sbatch
+
+    launcher = args.launcher
+    if launcher is None and (args.jobs is not None or args.devices is not None):
+        launcher = "local"
+    local_only = {"--jobs": args.jobs, "--devices": args.devices}
+    slurm_only = {
+        "--partition": args.partition,
+        "--time": args.time,
+        "--gpus-per-job": args.gpus_per_job,
+        "--cpus-per-job": args.cpus_per_job,
+        "--sbatch": args.sbatch or None,
+    }
+    for wanted, flags in (("local", local_only), ("slurm", slurm_only)):
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given and launcher != wanted:
+            raise UserError(f"{', '.join(given)} only go with --launcher {wanted}")
+    devices = tuple(d.strip() for d in (args.devices or "").split(",") if d.strip())
+    if args.devices is not None and not devices:
+        raise UserError("--devices is empty: name devices as cuda:0,cuda:1 or cpu")
+    if args.cpus_per_job is not None and args.cpus_per_job < 1:
+        raise UserError(f"--cpus-per-job must be at least 1, got {args.cpus_per_job}")
+    slurm = SlurmOptions(
+        partition=args.partition,
+        time_min=parse_minutes(args.time) if args.time else SlurmOptions.time_min,
+        gpus_per_job=1 if args.gpus_per_job is None else args.gpus_per_job,
+        cpus_per_job=args.cpus_per_job,
+        sbatch=parse_sbatch(args.sbatch),
+    )
+    jobs = args.jobs if args.jobs is not None else max(1, len(devices))
+    return Launch(launcher, jobs, devices, slurm, wait=not args.no_wait)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +122,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "compare",
-        help="compare the learned filters of two runs of one spec (e.g. category vs domain)",
+        help="compare two runs (e.g. category vs domain): filter by filter, and by linear CKA "
+        "of every conv layer's activations",
     )
     p.add_argument("run_a", type=Path, metavar="RUN_A", help="run directory or checkpoint")
     p.add_argument("run_b", type=Path, metavar="RUN_B", help="run directory or checkpoint")
@@ -59,6 +134,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="where comparison.md and the figures go (default: compare-<A>-vs-<B>/ in the "
         "folder holding RUN_A)",
     )
+    p.add_argument(
+        "--images",
+        type=int,
+        metavar="N",
+        help="measure CKA on N of the validation images (default: all of them)",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="take the validation images from DIR (default: the data RUN_A was trained on)",
+    )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="RUN",
+        help="another run of RUN_A's spec and task (e.g. another seed) to read CKA against "
+        "(default: RUN_A's own starting weights)",
+    )
+    p.add_argument("--device", default="cpu", help="where CKA runs the models: cpu (default), "
+                   "cuda, cuda:N, mps or auto")  # fmt: skip
     add_grid_options(p)
     p.set_defaults(handler=compare_command)
 
@@ -82,6 +178,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="runs go to DIR/<spec stem>-<task>/, the report to DIR/report.md",
     )
+    add_launch_options(p)
     p.set_defaults(handler=sweep_command)
 
 
@@ -103,10 +200,21 @@ def visualize_command(args: argparse.Namespace) -> int:
 
 def compare_command(args: argparse.Namespace) -> int:
     from runner.compare import compare_runs
+    from runner.device import pick_device
 
     if args.out is not None:
         check_writable_folder(args.out, "--out", "the comparison")
-    result = compare_runs(args.run_a, args.run_b, args.out, args.max_in, args.max_out)
+    result = compare_runs(
+        args.run_a,
+        args.run_b,
+        args.out,
+        args.max_in,
+        args.max_out,
+        images=args.images,
+        data=args.data,
+        baseline=args.baseline,
+        device=pick_device(args.device),
+    )
     c = result.comparison
     print(f"A ({c.a.label}): {c.a.describe()}")
     print(f"B ({c.b.label}): {c.b.describe()}")
@@ -116,7 +224,8 @@ def compare_command(args: argparse.Namespace) -> int:
     print()
     print(c.reading())
     print()
-    print(f"wrote {result.markdown} and {plural(len(result.figures), 'figure')}")
+    figures = plural(len(result.figures), "filter figure")
+    print(f"wrote {result.markdown}, {result.heatmap} and {figures}")
     return 0
 
 
@@ -131,7 +240,10 @@ def sweep_command(args: argparse.Namespace) -> int:
         args.task,
         args.out,
         training_overrides(args),
+        launch=launch_from(args),
         progress=show_progress(args.quiet),
+        tensorboard=args.tensorboard,
     )
-    print(f"report: {result.report}")
+    if result.report is not None:
+        print(f"report: {result.report}")
     return 0

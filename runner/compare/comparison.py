@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runner.compare.layer_comparison import LayerComparison
 from runner.compare.reading import in_words
+from runner.compare.representation import CkaResult
 from runner.visualize.filters import FilterFigure
 
 
@@ -20,10 +21,19 @@ class RunSide:
     task: str
     seed: int | None
     epoch: int
+    spec: str = ""  # the spec's name
+    holdout_domain: str | None = None
 
     def details(self) -> str:
         seed = "seed unknown" if self.seed is None else f"seed {self.seed}"
-        return f"{self.task} task, {self.checkpoint.name} after epoch {self.epoch}, {seed}"
+        held = (
+            f"held-out domain {self.holdout_domain}"
+            if self.holdout_domain
+            else "no held-out domain"
+        )
+        spec = f"{self.spec}, " if self.spec else ""
+        when = f"{self.checkpoint.name} after epoch {self.epoch}"
+        return f"{spec}{self.task} task, {held}, {seed}, {when}"
 
     def describe(self) -> str:
         return f"{self.checkpoint} ({self.details()})"
@@ -40,10 +50,32 @@ class Comparison:
     b: RunSide
     start: str  # one sentence on the starting weights
     shared_start: bool
-    layers: tuple[LayerComparison, ...]
+    layers: tuple[LayerComparison, ...]  # empty for runs of different specs
+    cka: CkaResult | None = None
+
+    @property
+    def category_vs_domain(self) -> bool:
+        """Only a category run against a domain run can speak to the study's claim."""
+        return {self.a.task, self.b.task} == {"category", "domain"}
+
+    def _cka_cells(self, i: int) -> tuple[str, ...]:
+        if self.cka is None:
+            return ()
+        return (_f(self.cka.diagonal()[i]), _f(self.cka.base(i)))
 
     def table(self) -> str:
         a, b = self.a.label, self.b.label
+        cka_header = ("CKA", "CKA baseline") if self.cka is not None else ()
+        if not self.layers and self.cka is not None:  # different specs: CKA only
+            header = (f"{a} layer", f"{b} layer", *cka_header)
+            rows = [
+                (la, lb, *self._cka_cells(i))
+                for i, (la, lb) in enumerate(
+                    zip(self.cka.layers_a, self.cka.layers_b, strict=False)
+                )
+            ]
+            lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * 2]
+            return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
         header = (
             "Layer",
             "Kernels",
@@ -55,6 +87,7 @@ class Comparison:
             "changes non-corresponding",
             f"{a} moved",
             f"{b} moved",
+            *cka_header,
         )
         rows = [
             (
@@ -68,8 +101,9 @@ class Comparison:
                 _f(r.changes_baseline),
                 _f(r.a_moved),
                 _f(r.b_moved),
+                *self._cka_cells(i),
             )
-            for r in self.layers
+            for i, r in enumerate(self.layers)
         ]
         lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -77,6 +111,18 @@ class Comparison:
 
     def legend(self) -> str:
         a, b = self.a.label, self.b.label
+        cka = ""
+        if self.cka is not None:
+            cka = (
+                f" *CKA*: linear CKA of the layers' activations on {self.cka.images} (1: the "
+                "same features up to rotation and scale, 0: unrelated); *CKA baseline*: "
+                f"{a} against {self.cka.baseline}."
+            )
+        if not self.layers:
+            return (
+                "The runs are of different specs, so their filters are not compared; "
+                f"layers correspond by their order among the conv layers.{cka}"
+            )
         return (
             f"Mean cosine similarity of corresponding filters ({a} vs {b}: filter i of one "
             "against filter i of the other, each flattened over input channels x kernel); "
@@ -86,18 +132,25 @@ class Comparison:
             "a shared start alone makes filters alike, this says whether the two tasks also "
             "moved them the same way (a high non-corresponding value means all filters moved "
             "in one common direction); *moved*: mean ||W - W0|| / ||W0|| per filter. "
-            "Empty: no known shared start."
+            f"Empty: no known shared start.{cka}"
         )
 
     def reading(self) -> str:
         """One paragraph in words, generated from the numbers."""
-        return in_words(self.layers, self.a.label, self.b.label, self.shared_start)
+        return in_words(
+            self.layers,
+            self.a.label,
+            self.b.label,
+            self.shared_start,
+            self.cka,
+            claim=self.category_vs_domain,
+        )
 
     def markdown(
         self, figures: Sequence[FilterFigure] = (), relative_to: Path | None = None
     ) -> str:
         lines = [
-            f"# Filters of {self.spec_name}: {self.a.label} vs {self.b.label}",
+            f"# {self.spec_name}: {self.a.label} vs {self.b.label}",
             "",
             f"- A, *{self.a.label}*: `{self.a.checkpoint}` ({self.a.details()})",
             f"- B, *{self.b.label}*: `{self.b.checkpoint}` ({self.b.details()})",
@@ -109,6 +162,16 @@ class Comparison:
             "",
             self.reading(),
         ]
+        if self.cka is not None:
+            lines += [
+                "",
+                f"## Linear CKA, every conv layer of {self.a.label} against every one of "
+                f"{self.b.label}",
+                "",
+                self.cka.table(self.a.label, self.b.label),
+                "",
+                "![Linear CKA heatmap](cka.png)",
+            ]
         if figures:
             lines += ["", "## Figures", ""]
             for fig in figures:

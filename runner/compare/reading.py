@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from runner.compare.layer_comparison import MARGIN, LayerComparison
+from runner.compare.representation import CkaResult
 
 CLAIM = "the kernels are much different for the two sets"
 
@@ -90,11 +91,106 @@ def _claim(layers: Sequence[LayerComparison]) -> str:
     return f'On the study\'s conclusion that "{CLAIM}": {"; ".join(claims)}.'
 
 
-def in_words(layers: Sequence[LayerComparison], a: str, b: str, shared_start: bool) -> str:
-    """One paragraph: layers grouped by verdict, in model order of each group's first layer;
-    `a` and `b` are what the runs are called."""
+def in_words(
+    layers: Sequence[LayerComparison],
+    a: str,
+    b: str,
+    shared_start: bool,
+    cka: CkaResult | None = None,
+    claim: bool = True,
+) -> str:
+    """One paragraph: layers grouped by verdict, in model order of each group's first layer,
+    then CKA and where the two measures disagree; `a` and `b` are what the runs are called.
+    `claim`: judge the study's category-vs-domain claim (only for a run of each task)."""
     groups: dict[tuple[str, bool], list[LayerComparison]] = {}
     for r in layers:
         groups.setdefault((r.verdict(), r.changes is None), []).append(r)
     sentences = [_group_sentence(rows, a, b, shared_start) for rows in groups.values()]
-    return ". ".join(sentences) + ". " + _claim(layers) + f" (Margin for 'alike': {MARGIN}.)"
+    if cka is not None:
+        sentences.append(cka_sentence(cka, a, b))
+        if layers:
+            sentences.append(disagreements(layers, cka))
+    text = ". ".join(sentences) + "."
+    if not claim:
+        return (
+            f"{text} This is not a category run against a domain run, so it says nothing on "
+            "the study's category-vs-domain claim."
+        )
+    judged = []
+    if layers:
+        judged.append(_claim(layers).removesuffix("."))
+    if cka is not None:
+        judged.append(cka_claim(cka, alone=not layers))
+    if not judged:
+        return text
+    return text + " " + ". ".join(judged) + f". (Margin for 'alike': {MARGIN}.)"
+
+
+def cka_sentence(cka: CkaResult, a: str, b: str) -> str:
+    """Linear CKA of corresponding layers, grouped by how it stands to the baseline."""
+    diagonal = cka.diagonal()
+    if cka.baseline_values is None:
+        values = ", ".join(f"{n} {v:.2f}" for n, v in zip(cka.layers_a, diagonal, strict=False))
+        return f"Linear CKA of corresponding layers ({a} vs {b}): {values}; {cka.baseline}"
+    groups: dict[str | None, list[int]] = {}
+    for i in range(len(diagonal)):
+        groups.setdefault(cka.verdict(i), []).append(i)
+    how = {
+        "alike": "more alike than",
+        "apart": "less alike than",
+        "baseline": "as alike as",
+        None: "not comparable with",
+    }
+    parts = [
+        f"{layer_names(cka.layers_a[i] for i in rows)} at "
+        f"{span(diagonal[i] for i in rows)}, {how[verdict]} {a} and {cka.baseline} "
+        f"({span(cka.base(i) for i in rows)})"
+        for verdict, rows in groups.items()
+    ]
+    return f"Linear CKA of corresponding layers ({a} vs {b}): " + "; ".join(parts)
+
+
+def disagreements(layers: Sequence[LayerComparison], cka: CkaResult) -> str:
+    """Where filter-by-filter similarity and CKA tell different stories."""
+    differ = []
+    for i, row in enumerate(layers):
+        cka_verdict = cka.verdict(i)
+        if cka_verdict is None or (row.verdict() == "alike") == (cka_verdict == "alike"):
+            continue
+        if cka_verdict == "alike":
+            beyond = "unrelated filters" if row.verdict() == "unrelated" else "their shared start"
+            differ.append(
+                f"at {row.layer} the filters are not alike filter for filter (beyond {beyond}), "
+                "yet the layers compute alike features (CKA above the baseline): the same "
+                "features in another order or mixture"
+            )
+        else:
+            differ.append(
+                f"at {row.layer} the two tasks moved the filters the same way, yet the layers' "
+                "representations are no more alike than the baseline's"
+            )
+    if not differ:
+        return "The two measures agree at every layer"
+    return "The two measures disagree: " + "; ".join(differ)
+
+
+def cka_claim(cka: CkaResult, alone: bool = False) -> str:
+    """The study's claim judged by CKA against the baseline (`alone`: no filter verdict before)."""
+    groups: dict[str | None, list[str]] = {}
+    for i, name in enumerate(cka.layers_a[: len(cka.diagonal())]):
+        groups.setdefault(cka.verdict(i), []).append(name)
+    claims = []
+    if groups.get("apart"):
+        claims.append(f"supported for {', '.join(groups['apart'])} (less alike than the baseline)")
+    if groups.get("baseline"):
+        claims.append(f"undecided for {', '.join(groups['baseline'])} (as alike as the baseline)")
+    if groups.get("alike"):
+        claims.append(
+            f"contradicted for {', '.join(groups['alike'])} (more alike than the baseline)"
+        )
+    verdict = "; ".join(claims) if claims else "no verdict (no baseline)"
+    return (
+        f'On the study\'s conclusion that "{CLAIM}", by CKA: {verdict}'
+        if alone
+        else (f"By CKA, {verdict}")
+    )

@@ -11,13 +11,16 @@ import torch
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
+from runner.compare.activations import Probe, cka_matrices, validation_images
 from runner.compare.comparison import Comparison, RunSide
 from runner.compare.layer_comparison import compare_layers
+from runner.compare.representation import CkaResult
 from runner.model import seeded_model
 from runner.visualize.filters import DEFAULT_MAX, FilterFigure, check_limits, is_rgb_layer
 from runner.visualize.layers import conv_layers
 
 COMPARISON_FILE = "comparison.md"
+CKA_FILE = "cka.png"
 
 
 def spec_difference(a: Checkpoint, b: Checkpoint) -> str | None:
@@ -51,6 +54,11 @@ def _seed(ckpt: Checkpoint) -> int | None:
     return seed if isinstance(seed, int) else None
 
 
+def _holdout(ckpt: Checkpoint) -> str | None:
+    held = ckpt.config.get("holdout_domain") if isinstance(ckpt.config, dict) else None
+    return held if isinstance(held, str) else None
+
+
 def run_name(checkpoint: Path) -> str:
     name = checkpoint.parent.name
     return name if checkpoint.name == "best.pt" else f"{name}-{checkpoint.stem}"
@@ -65,17 +73,20 @@ def _sides(a: Checkpoint, b: Checkpoint) -> tuple[RunSide, RunSide]:
     else:
         labels = ("A", "B")
     return tuple(  # type: ignore[return-value]
-        RunSide(c.path, name, label, c.task, _seed(c), c.epoch)
+        RunSide(c.path, name, label, c.task, _seed(c), c.epoch, c.spec.name, _holdout(c))
         for c, name, label in zip((a, b), names, labels, strict=True)
     )
 
 
-def compare_checkpoints(a: Checkpoint, b: Checkpoint) -> Comparison:
-    """Per-layer numbers for two checkpoints of the same spec (UserError otherwise)."""
+def compare_checkpoints(a: Checkpoint, b: Checkpoint, cka: CkaResult | None = None) -> Comparison:
+    """Per-layer numbers for two checkpoints: filter by filter when both are of one spec (the
+    filters of different specs do not correspond), and the CKA measured by `measure_cka`."""
+    side_a, side_b = _sides(a, b)
     difference = spec_difference(a, b)
     if difference:
-        raise UserError(f"{difference}: compare needs two runs of the same spec")
-    side_a, side_b = _sides(a, b)
+        spec_name = f"{a.spec.name} vs {b.spec.name}" if a.spec.name != b.spec.name else a.spec.name
+        start = f"{difference}, so only their representations are compared"
+        return Comparison(spec_name, side_a, side_b, start, False, (), cka)
     layers_a, layers_b = conv_layers(a), conv_layers(b)
     if side_a.seed is None or side_b.seed is None:
         starts = None
@@ -98,7 +109,52 @@ def compare_checkpoints(a: Checkpoint, b: Checkpoint) -> Comparison:
         )
         for la, lb in zip(layers_a, layers_b, strict=True)
     )
-    return Comparison(a.spec.name, side_a, side_b, start, starts is not None, rows)
+    return Comparison(a.spec.name, side_a, side_b, start, starts is not None, rows, cka)
+
+
+def _probe(ckpt: Checkpoint, model: torch.nn.Module | None = None) -> Probe:
+    return Probe(model or ckpt.build_model(), conv_layers(ckpt), tuple(ckpt.spec.input_shape[1:]))
+
+
+def measure_cka(
+    a: Checkpoint,
+    b: Checkpoint,
+    *,
+    baseline: Checkpoint | None = None,
+    images: int | None = None,
+    data: Path | None = None,
+    device: torch.device | None = None,
+) -> CkaResult:
+    """Linear CKA between every conv layer of A and of B on A's validation images (or `data`'s),
+    and of each layer of A against the same layer of the baseline: the run `baseline` of A's
+    spec when given, else A's own starting weights re-drawn from its seed."""
+    if baseline is not None:
+        difference = spec_difference(a, baseline)
+        if difference:
+            raise UserError(f"{difference}: --baseline needs another run of A's spec")
+        seed = "unknown" if _seed(baseline) is None else _seed(baseline)
+        what = f"{run_name(baseline.path)} ({baseline.task} task, seed {seed})"
+        base: Probe | None = _probe(baseline)
+    elif _seed(a) is not None:
+        with torch.random.fork_rng(devices=[]):
+            start = seeded_model(a.spec, len(a.labels), _seed(a)).eval()
+        what, base = f"its own start (seed {_seed(a)})", _probe(a, start)
+    else:
+        what, base = "no baseline (A records no seed; give --baseline RUN)", None
+    chosen = validation_images(a.config if isinstance(a.config, dict) else {}, images, data)
+    probe_a, probe_b = _probe(a), _probe(b)
+    matrices = cka_matrices(probe_a, [probe_b] + ([base] if base else []), chosen, device=device)
+    base_diagonal = None
+    if base is not None:
+        base_diagonal = tuple(matrices[1][i][i] for i in range(len(probe_a.layers)))
+    return CkaResult(
+        tuple(c.name for c in probe_a.layers),
+        tuple(c.name for c in probe_b.layers),
+        tuple(tuple(row) for row in matrices[0]),
+        chosen.what,
+        what,
+        base_diagonal,
+    )
 
 
 def default_compare_dir(run_a: Path, run_b: Path) -> Path:
@@ -113,6 +169,7 @@ class ComparisonResult:
     out: Path
     markdown: Path  # comparison.md
     figures: list[FilterFigure]
+    heatmap: Path  # cka.png
 
 
 def compare_runs(
@@ -121,25 +178,37 @@ def compare_runs(
     out: Path | None = None,
     max_in: int = DEFAULT_MAX,
     max_out: int = DEFAULT_MAX,
+    *,
+    images: int | None = None,
+    data: Path | None = None,
+    baseline: Path | None = None,
+    device: torch.device | None = None,
 ) -> ComparisonResult:
-    """Compare two runs (directories or checkpoint files) of one spec; write side-by-side
-    filter figures and comparison.md into `out`."""
+    """Compare two runs (directories or checkpoint files); write side-by-side filter figures
+    (runs of one spec), the CKA heatmap cka.png and comparison.md into `out`."""
+    from runner.compare.heatmap import plot_cka
     from runner.visualize.pairs import plot_grid_pair, plot_rgb_pair
 
     check_limits(max_in, max_out)
     a, b = (load_checkpoint(find_checkpoint(Path(p))) for p in (run_a, run_b))
-    comparison = compare_checkpoints(a, b)
+    base = None if baseline is None else load_checkpoint(find_checkpoint(Path(baseline)))
+    cka = measure_cka(a, b, baseline=base, images=images, data=data, device=device)
+    comparison = compare_checkpoints(a, b, cka)
     out = default_compare_dir(run_a, run_b) if out is None else Path(out)
     titles = tuple(f"{s.label}: {s.run}, epoch {s.epoch}" for s in (comparison.a, comparison.b))
     title = f"{comparison.spec_name}, {comparison.a.label} vs {comparison.b.label}"
     figures = []
-    layers_a, layers_b = conv_layers(a), conv_layers(b)
-    for la, lb in zip(layers_a, layers_b, strict=True):
-        path = out / f"{la.file_stem}.png"
-        figures.append(plot_grid_pair(la, lb, titles, title, path, max_in, max_out))
-        if la is layers_a[0] and is_rgb_layer(la):
-            path = out / f"{la.file_stem}-rgb.png"
-            figures.append(plot_rgb_pair(la, lb, titles, title, path))
+    if comparison.layers:  # filters correspond only within one spec
+        layers_a, layers_b = conv_layers(a), conv_layers(b)
+        for la, lb in zip(layers_a, layers_b, strict=True):
+            path = out / f"{la.file_stem}.png"
+            figures.append(plot_grid_pair(la, lb, titles, title, path, max_in, max_out))
+            if la is layers_a[0] and is_rgb_layer(la):
+                path = out / f"{la.file_stem}-rgb.png"
+                figures.append(plot_rgb_pair(la, lb, titles, title, path))
+    heatmap = plot_cka(
+        cka, comparison.a.label, comparison.b.label, f"{title}: linear CKA", out / CKA_FILE
+    )
     markdown = out / COMPARISON_FILE
     write_text_atomic(markdown, comparison.markdown(figures, relative_to=out))
-    return ComparisonResult(comparison, out, markdown, figures)
+    return ComparisonResult(comparison, out, markdown, figures, heatmap)

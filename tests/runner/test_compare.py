@@ -1,4 +1,4 @@
-"""Comparing two runs' filters: the numbers on hand-built weights, the report, the CLI."""
+"""Comparing two runs: filter numbers on hand-built weights, CKA and its reading, the CLI."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from runner.compare import (
     filter_similarity,
     relative_change,
 )
+from runner.compare.representation import CkaResult
 from runner.model import seeded_model
 from tests.runner.helpers import write_checkpoint
+from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 
 TINY = """
 name: {name}
@@ -39,6 +41,10 @@ sections:
 TASK_LABELS = {"category": ("a", "b", "c"), "domain": ("p", "q")}
 
 
+# CKA runs on the validation images; here the small embedded set's 56.
+pytestmark = pytest.mark.usefixtures("small_embedded")
+
+
 def filters(*rows: list[float]) -> torch.Tensor:
     """Filters given as flat rows -> a (out, 1, 1, k) conv weight."""
     return torch.tensor(rows, dtype=torch.float32)[:, None, None, :]
@@ -52,6 +58,7 @@ def save_run(
     seed: int | None = 0,
     spec_name: str = "Tiny",
     change=None,
+    holdout: str | None = None,
 ) -> Path:
     """A run directory whose best.pt holds the seeded start, changed in place by `change(state)`;
     `seed=None` starts from seed 0 but records no seed."""
@@ -62,6 +69,8 @@ def save_run(
         with torch.no_grad():
             change(model.state_dict())  # its tensors share the model's storage
     config = {} if seed is None else {"seed": seed}
+    if holdout:
+        config["holdout_domain"] = holdout
     write_checkpoint(
         root / name / "best.pt", spec, labels, task=task, model=model, config=config, epoch=7
     )
@@ -231,11 +240,16 @@ def test_compare_does_not_disturb_the_callers_random_stream(tmp_path):
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_runs_of_different_specs_are_refused(tmp_path):
-    a = load_checkpoint(save_run(tmp_path, "a", "category") / "best.pt")
-    b = load_checkpoint(save_run(tmp_path, "b", "domain", spec_name="Other") / "best.pt")
-    with pytest.raises(UserError, match=r"run of Tiny .* run of Other"):
-        compare_checkpoints(a, b)
+def test_runs_of_different_specs_are_compared_by_cka_only(tmp_path):
+    run_a = save_run(tmp_path, "a", "category")
+    run_b = save_run(tmp_path, "b", "domain", spec_name="Other")
+    result = compare_runs(run_a, run_b, tmp_path / "out")
+    c = result.comparison
+    assert c.layers == () and c.cka is not None
+    assert sorted(p.name for p in result.out.iterdir()) == ["cka.png", "comparison.md"]
+    assert "run of Tiny" in c.start and "only their representations" in c.start
+    assert c.table().splitlines()[0] == "| category layer | domain layer | CKA | CKA baseline |"
+    assert c.reading().count("On the study's conclusion that \"the kernels") == 1
 
 
 def test_compare_runs_writes_side_by_side_figures_and_the_table(tmp_path):
@@ -244,6 +258,7 @@ def test_compare_runs_writes_side_by_side_figures_and_the_table(tmp_path):
     result = compare_runs(run_a, run_b)
     assert result.out == tmp_path / "compare-tiny-category-vs-tiny-domain"
     assert sorted(p.name for p in result.out.iterdir()) == [
+        "cka.png",
         "comparison.md",
         "conv2d-1-rgb.png",
         "conv2d-1.png",
@@ -253,6 +268,7 @@ def test_compare_runs_writes_side_by_side_figures_and_the_table(tmp_path):
     assert "| Conv2d-1 | 4x3 kernels 3x3 | -1.00 | " in text
     assert "Conv2d-1: the category filters moved 2.00 and the domain filters 0.00" in text
     assert "](conv2d-3.png)" in text  # links relative to the comparison's folder
+    assert "](cka.png)" in text and "| category \\ domain | Conv2d-1 | Conv2d-3 |" in text
 
 
 # ---- the command line ---------------------------------------------------------------------------
@@ -268,18 +284,161 @@ def test_cli_compare_prints_the_table(tmp_path, capsys):
     assert (tmp_path / "cmp" / "comparison.md").is_file()
 
 
-def test_cli_compare_runs_of_different_specs(tmp_path, capsys):
-    run_a = save_run(tmp_path, "a", "category", spec_name="AlexNet")
-    run_b = save_run(tmp_path, "b", "domain", spec_name="AlexNetTiny")
-    assert main(["compare", str(run_a), str(run_b)]) == 2
-    err = capsys.readouterr().err
-    assert "AlexNet and" in err and "AlexNetTiny" in err and "same spec" in err
-    assert "Traceback" not in err
-
-
 def test_cli_compare_run_without_checkpoint(tmp_path, capsys):
     run_a = save_run(tmp_path, "a", "category")
     (tmp_path / "b").mkdir()
     assert main(["compare", str(run_a), str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "has no best.pt" in err and "Traceback" not in err
+
+
+# ---- CKA in the comparison ----------------------------------------------------------------------
+
+
+def side(task: str, holdout: str | None = None) -> RunSide:
+    return RunSide(Path(f"{task}/best.pt"), task, task, task, 0, 7, "Tiny", holdout)
+
+
+def cka_result(diagonal, baseline) -> CkaResult:
+    names = tuple(f"Conv2d-{i}" for i in range(1, len(diagonal) + 1))
+    values = tuple(
+        tuple(d if i == j else 0.1 for j in range(len(diagonal))) for i, d in enumerate(diagonal)
+    )
+    return CkaResult(names, names, values, "56 images", "its own start (seed 0)", baseline)
+
+
+def test_the_reading_says_where_cka_and_the_filters_disagree():
+    rows = (
+        LayerComparison("Conv2d-1", "", 0.03, 0.01),  # filters unrelated ...
+        LayerComparison("Conv2d-2", "", 0.90, 0.00),  # filters alike (no shared start known)
+        LayerComparison("Conv2d-3", "", 0.02, 0.00),  # unrelated
+    )
+    cka = cka_result([0.95, 0.50, 0.40], (0.60, 0.70, 0.41))  # ... CKA alike; apart; baseline
+    text = Comparison("Tiny", side("category"), side("domain"), "", False, rows, cka).reading()
+    assert (
+        "Linear CKA of corresponding layers (category vs domain): Conv2d-1 at 0.95, more alike "
+        "than category and its own start (seed 0) (0.60); Conv2d-2 at 0.50, less alike than "
+        "category and its own start (seed 0) (0.70); Conv2d-3 at 0.40, as alike as" in text
+    )
+    assert (
+        "The two measures disagree: at Conv2d-1 the filters are not alike filter for filter "
+        "(beyond unrelated filters), yet the layers compute alike features" in text
+    )
+    assert "at Conv2d-2 the two tasks moved the filters the same way, yet" in text
+    assert "Conv2d-3" not in text.split("The two measures disagree")[1].split(".")[0]
+    assert (
+        "By CKA, supported for Conv2d-2 (less alike than the baseline); undecided for Conv2d-3 "
+        "(as alike as the baseline); contradicted for Conv2d-1 (more alike than the baseline)"
+    ) in text
+
+
+def test_the_claim_is_judged_only_for_a_category_run_against_a_domain_run():
+    rows = (LayerComparison("Conv2d-1", "", 0.03, 0.01),)
+    cka = cka_result([0.5], (0.9,))
+    judged = Comparison("T", side("category"), side("domain"), "", False, rows, cka).reading()
+    assert "the kernels are much different" in judged and "By CKA, supported" in judged
+    for a, b in [("category", "category"), ("domain", "domain")]:
+        text = Comparison("T", side(a), side(b), "", False, rows, cka).reading()
+        assert "the kernels are much different" not in text and "By CKA" not in text
+        assert "not a category run against a domain run" in text
+    text = Comparison("T", side("domain"), side("domain"), "", False, rows, cka).reading()
+    assert "The two measures agree at every layer" in text
+
+
+def test_compare_states_each_runs_spec_task_held_out_domain_and_seed(tmp_path):
+    run_a = save_run(tmp_path, "a", "category", seed=3, holdout="sketch")
+    run_b = save_run(tmp_path, "b", "domain", seed=3)
+    text = compare_runs(run_a, run_b, tmp_path / "out").markdown.read_text()
+    assert "Tiny, category task, held-out domain sketch, seed 3, best.pt after epoch 7" in text
+    assert "Tiny, domain task, no held-out domain, seed 3, best.pt after epoch 7" in text
+
+
+def test_a_run_against_itself_has_cka_one_and_no_verdict_on_the_claim(tmp_path):
+    run = save_run(tmp_path, "a", "category", change=negate_first_conv)
+    c = compare_runs(run, run, tmp_path / "out").comparison
+    assert c.cka.diagonal() == pytest.approx([1.0, 1.0])
+    assert c.cka.baseline == "its own start (seed 0)"
+    # The first layer's filters were negated from the start: CKA is blind to the sign, but the
+    # ReLU after it is not, so the second layer computes something else than at the start.
+    assert c.cka.baseline_values[0] == pytest.approx(1.0)
+    assert c.cka.baseline_values[1] < 0.9
+    assert "the kernels are much different" not in c.reading()
+    header, _, first, _ = c.table().splitlines()
+    assert header.endswith("| CKA | CKA baseline |")
+    assert first.endswith("| 1.00 | 1.00 |")
+
+
+def test_the_baseline_is_another_run_of_the_same_spec(tmp_path):
+    def scramble(state):
+        state["features.0.weight"].copy_(torch.randn_like(state["features.0.weight"]))
+
+    run_a = save_run(tmp_path, "a", "category")
+    run_b = save_run(tmp_path, "b", "domain")
+    other_seed = save_run(tmp_path, "a-seed1", "category", seed=1, change=scramble)
+    c = compare_runs(run_a, run_b, tmp_path / "o1", baseline=other_seed).comparison
+    assert c.cka.baseline == "a-seed1 (category task, seed 1)"
+    assert c.cka.baseline_values[0] < 0.99  # another start: not the same features
+    assert c.cka.diagonal() == pytest.approx([1.0, 1.0])  # A and B both still at seed 0's start
+    other_spec = save_run(tmp_path, "c", "category", spec_name="Other")
+    with pytest.raises(UserError, match="--baseline needs another run of A's spec"):
+        compare_runs(run_a, run_b, tmp_path / "o2", baseline=other_spec)
+
+
+def test_without_a_recorded_seed_there_is_no_baseline(tmp_path):
+    run_a = save_run(tmp_path, "a", "category", seed=None)
+    run_b = save_run(tmp_path, "b", "domain", seed=None)
+    c = compare_runs(run_a, run_b, tmp_path / "out").comparison
+    assert c.cka.baseline_values is None and "give --baseline RUN" in c.cka.baseline
+    assert "By CKA, no verdict (no baseline)" in c.reading()
+
+
+def test_cli_compare_on_some_of_the_images(tmp_path, capsys):
+    run_a = save_run(tmp_path, "a", "category")
+    run_b = save_run(tmp_path, "b", "domain")
+    assert (
+        main(["compare", str(run_a), str(run_b), "--images", "8", "--out", str(tmp_path / "o")])
+        == 0
+    )
+    assert (
+        "CKA*: linear CKA of the layers' activations on 8 validation images of"
+        in (tmp_path / "o" / "comparison.md").read_text()
+    )
+    assert (tmp_path / "o" / "cka.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        ("0", "--images must be at least 4"),
+        ("-3", "--images must be at least 4"),
+        ("57", "holds only 56 images; give --images 56 or fewer"),
+    ],
+)
+def test_cli_compare_refuses_an_impossible_number_of_images(tmp_path, capsys, images, message):
+    run_a = save_run(tmp_path, "a", "category")
+    run_b = save_run(tmp_path, "b", "domain")
+    out = tmp_path / "o"
+    assert main(["compare", str(run_a), str(run_b), "--images", images, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()  # nothing written
+
+
+def test_cli_compare_with_data_that_does_not_exist(tmp_path, capsys):
+    run_a = save_run(tmp_path, "a", "category")
+    args = ["compare", str(run_a), str(run_a), "--data", str(tmp_path / "nowhere")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+
+
+def test_cka_uses_the_runs_own_validation_images_held_out_domain_included():
+    from runner.compare import validation_images
+    from runner.data import embedded_dataset
+
+    root = embedded_dataset()  # the small one, through $ARCHSPEC_CACHE
+    held_out = validation_images({"data": str(root), "holdout_domain": "sketch"}, None, None)
+    assert len(held_out.paths) == 7 + 14  # all of sketch: its 7 x 1 train and 7 x 2 val images
+    assert {p.parent.parent.name for p in held_out.paths} == {"sketch"}
+    other = validation_images({"holdout_domain": "sketch"}, None, root)  # --data DIR: its split
+    assert len(other.paths) == 56

@@ -21,6 +21,7 @@ from runner import report, sweep
 from runner.config import TrainConfig
 from runner.model import seeded_model
 from tests.runner.helpers import write_checkpoint
+from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 
 SPEC = """
 name: {name}
@@ -37,6 +38,12 @@ LABELS = {
     "category": ("circle", "cross", "heart", "ring", "square", "star", "triangle"),
     "domain": ("art_painting", "cartoon", "photo", "sketch"),
 }
+
+
+# The report's CKA runs on the validation images; here the small embedded set's 56.
+pytestmark = pytest.mark.usefixtures("small_embedded")
+
+
 HEADER = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second"
 
 
@@ -167,12 +174,15 @@ def test_the_report_has_tables_chart_filters_and_comparisons_with_relative_links
     for spec in ("AlphaNet", "BetaNet"):
         assert f"## {spec} (`" in text
     assert text.count("| Layer | Kernels | category vs domain |") == 2
+    assert text.count("| category moved | domain moved | CKA | CKA baseline |") == 2
+    assert "### Category vs domain: filters and linear CKA" in text
     assert "the kernels are much different for the two sets" in text
 
     links = re.findall(r"\]\(([^)]+)\)", text)
     assert "accuracy.png" in links
     assert "alpha-domain/filters/conv2d-1-rgb.png" in links
     assert "beta-category/filters/conv2d-3.png" in links
+    assert "compare-alpha-category-vs-alpha-domain/cka.png" in links
     assert "alpha-category/curves.png" in links
     assert all(not Path(link).is_absolute() for link in links)
     moved = tmp_path / "moved" / "elsewhere"

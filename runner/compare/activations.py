@@ -1,0 +1,121 @@
+"""The images CKA is measured on, and the conv layers' Gram matrices computed on them.
+
+Both models see the same images, each decoded at its own input size. A forward hook turns each
+conv layer's output into its (batch x batch) Gram at once: memory holds one batch's Grams, never
+the activations of all images, and a following in-place ReLU cannot change what was measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from archspec.errors import UserError
+from runner.compare.cka import MinibatchCKA, gram
+from runner.data import decode_images, discover, embedded_dataset, normalize
+from runner.visualize.layers import ConvLayer
+
+MIN_IMAGES = 4  # the unbiased HSIC estimator needs 4 images in every batch
+# Images per batch. Memory holds one batch's activations of one layer and its Grams; the
+# estimate's spread shrinks with the batch (within 0.01 of the full-set value at 128, tested).
+BATCH = 128
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    paths: tuple[Path, ...]
+    what: str  # e.g. "280 validation images of /data/pacs"
+
+    def decoded(self, size: tuple[int, int]) -> torch.Tensor:
+        """(N, 3, H, W) uint8 at the model's input size."""
+        return decode_images(list(self.paths), size, progress=False).images
+
+
+def validation_images(config: dict[str, Any], count: int | None, data: Path | None) -> ImageSet:
+    """`count` (all if None) of the validation images of the run whose config is `config`, or of
+    `data` when given, in a seeded shuffle so a few images still span every domain and category."""
+    if count is not None and count < MIN_IMAGES:
+        raise UserError(f"--images must be at least {MIN_IMAGES} (the unbiased CKA estimator "
+                        f"needs {MIN_IMAGES} images a batch), got {count}")  # fmt: skip
+    own = data is None  # the run's own data: its own validation split, held-out domain included
+    if own and config.get("data") is not None:
+        data = Path(config["data"])
+    root = embedded_dataset(seed=0) if data is None else data
+    dataset = discover(
+        root,
+        seed=int(config.get("seed") or 0),
+        val_fraction=float(config.get("val_fraction") or 0.2),
+        holdout_domain=config.get("holdout_domain") if own else None,
+    )
+    samples = [s.path for s in dataset.val]
+    if count is not None and count > len(samples):
+        raise UserError(
+            f"--images {count}: the validation set of {root} holds only {len(samples)} images; "
+            f"give --images {len(samples)} or fewer"
+        )
+    if len(samples) < MIN_IMAGES:
+        raise UserError(f"{root} has {len(samples)} validation images; CKA needs {MIN_IMAGES}")
+    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))
+    chosen = tuple(samples[i] for i in order[: count or len(samples)].tolist())
+    where = "the embedded synthetic set" if data is None else str(root)
+    return ImageSet(chosen, f"{len(chosen)} validation images of {where}")
+
+
+def conv_modules(model: nn.Module, layers: Sequence[ConvLayer]) -> list[nn.Module]:
+    return [model.get_submodule(f"{c.resolved.section}.{c.resolved.index}") for c in layers]
+
+
+@torch.no_grad()
+def conv_grams(
+    model: nn.Module, modules: Sequence[nn.Module], x: torch.Tensor
+) -> list[torch.Tensor]:
+    """The Gram of each module's output on the batch `x` (uint8, model's input size)."""
+    grams: dict[int, torch.Tensor] = {}
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out, i=i: grams.__setitem__(i, gram(out)))
+        for i, m in enumerate(modules)
+    ]
+    try:
+        model(normalize(x))
+    finally:
+        for h in hooks:
+            h.remove()
+    return [grams[i] for i in range(len(modules))]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One model to measure: the model (eval mode) and its conv layers."""
+
+    model: nn.Module
+    layers: Sequence[ConvLayer]
+    size: tuple[int, int]  # its input (H, W)
+
+
+def cka_matrices(
+    reference: Probe,
+    others: Sequence[Probe],
+    images: ImageSet,
+    batch: int = BATCH,
+    device: torch.device | None = None,
+) -> list[list[list[float]]]:
+    """For each of `others`: [i][j] = CKA of the reference's layer i and that model's layer j."""
+    device = device or torch.device("cpu")
+    probes = [reference, *others]
+    decoded = {p.size: images.decoded(p.size) for p in probes}
+    modules = [conv_modules(p.model.to(device).eval(), p.layers) for p in probes]
+    sums = [MinibatchCKA(len(reference.layers), len(p.layers)) for p in others]
+    n = len(images.paths)
+    for index in torch.arange(n).tensor_split(max(1, -(-n // batch))):  # batches of >= batch/2
+        grams = [
+            conv_grams(p.model, m, decoded[p.size][index].to(device))
+            for p, m in zip(probes, modules, strict=True)
+        ]
+        for s, g in zip(sums, grams[1:], strict=True):
+            s.add(grams[0], g)
+    return [s.result() for s in sums]
