@@ -27,29 +27,33 @@ def add_launch_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--launcher",
         choices=("local", "slurm"),
-        help="local: --jobs processes on this machine; slurm: one SLURM job per run (submitit)",
+        help="local: --jobs processes on this machine; slurm: one SLURM job per run (submitit) "
+        "(default: none, one run after another in this process)",
     )
-    g.add_argument("--jobs", type=int, metavar="N", help="local: runs at once (default 1)")
+    g.add_argument("--jobs", type=int, metavar="N", help="local: runs at once (default: 1)")
     g.add_argument(
         "--devices",
         metavar="LIST",
         help="local: devices the processes take in turn, e.g. cuda:0,cuda:1 (default: every "
         "GPU, else cpu)",
     )
-    g.add_argument("--partition", help="slurm: the partition to submit to")
+    g.add_argument("--partition", help="slurm: the partition to submit to (default: the cluster's)")
     g.add_argument(
         "--time",
         metavar="LIMIT",
-        help="slurm: each job's time limit, minutes or H:MM:SS (default 24:00:00)",
+        help="slurm: each job's time limit, minutes or H:MM:SS (default: 24:00:00)",
     )
-    g.add_argument("--gpus-per-job", type=int, metavar="N", help="slurm: GPUs per job (1)")
-    g.add_argument("--cpus-per-job", type=int, metavar="N", help="slurm: CPUs per job")
+    g.add_argument("--gpus-per-job", type=int, metavar="N", help="slurm: GPUs per job (default: 1)")
+    g.add_argument(
+        "--cpus-per-job", type=int, metavar="N", help="slurm: CPUs per job (default: the cluster's)"
+    )
     g.add_argument(
         "--sbatch",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="slurm: an extra sbatch option, e.g. --sbatch account=vision (repeatable)",
+        help="slurm: an extra sbatch option, e.g. --sbatch account=vision "
+        "(repeatable; default: none)",
     )
     g.add_argument(
         "--no-wait",
