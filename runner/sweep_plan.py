@@ -21,6 +21,7 @@ import yaml
 from archspec.errors import SpecError, UserError
 from archspec.shapes import num_classes_for, resolve
 from archspec.spec import Spec, load_spec, spec_from_data
+from archspec.text import plural
 from runner.config import TrainConfig
 from runner.recipe import RECIPE_FIELDS
 from runner.rundir import RunDir, default_run_name
@@ -167,7 +168,7 @@ def run_status(run: SweepRun, config: TrainConfig) -> str:
         epochs = int(run_dir.read_summary().get("epochs", config.epochs))
         if epochs > config.epochs:
             raise UserError(
-                f"{run.path} was trained for {epochs} epochs, this sweep asks for "
+                f"{run.path} was trained for {plural(epochs, 'epoch')}, this sweep asks for "
                 f"{config.epochs}: give --epochs {epochs} (or more, to extend it) or another --out"
             )
         return "extend" if config.epochs > epochs else "finished"

@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from archspec.errors import UserError
+from archspec.text import plural
 from runner.compare.cka import MinibatchCKA, gram
-from runner.data import decode_images, discover, embedded_dataset, normalize
+from runner.data import PACS_MEAN, PACS_STD, decode_images, discover, embedded_dataset, normalize
 from runner.visualize.layers import ConvLayer
 
 MIN_IMAGES = 4  # the unbiased HSIC estimator needs 4 images in every batch
@@ -31,9 +32,9 @@ class ImageSet:
     paths: tuple[Path, ...]
     what: str  # e.g. "280 validation images of /data/pacs"
 
-    def decoded(self, size: tuple[int, int]) -> torch.Tensor:
-        """(N, 3, H, W) uint8 at the model's input size."""
-        return decode_images(list(self.paths), size, progress=False).images
+    def decoded(self, size: tuple[int, int], channels: int = 3) -> torch.Tensor:
+        """(N, C, H, W) uint8 at the model's input size and channels."""
+        return decode_images(list(self.paths), size, progress=False, channels=channels).images
 
 
 def validation_images(config: dict[str, Any], count: int | None, data: Path | None) -> ImageSet:
@@ -52,10 +53,12 @@ def validation_images(config: dict[str, Any], count: int | None, data: Path | No
         val_fraction=float(config.get("val_fraction") or 0.2),
         holdout_domain=config.get("holdout_domain") if own else None,
     )
-    samples = [s.path for s in dataset.val]
+    # A held-out-domain run is tested on its held-out domain: images it never trained on.
+    samples = [s.path for s in (dataset.test or dataset.val)]
     if count is not None and count > len(samples):
         raise UserError(
-            f"--images {count}: the validation set of {root} holds only {len(samples)} images; "
+            f"--images {count}: the validation set of {root} holds only "
+            f"{plural(len(samples), 'image')}; "
             f"give --images {len(samples)} or fewer"
         )
     if len(samples) < MIN_IMAGES:
@@ -72,7 +75,11 @@ def conv_modules(model: nn.Module, layers: Sequence[ConvLayer]) -> list[nn.Modul
 
 @torch.no_grad()
 def conv_grams(
-    model: nn.Module, modules: Sequence[nn.Module], x: torch.Tensor
+    model: nn.Module,
+    modules: Sequence[nn.Module],
+    x: torch.Tensor,
+    mean: Sequence[float] = PACS_MEAN,
+    std: Sequence[float] = PACS_STD,
 ) -> list[torch.Tensor]:
     """The Gram of each module's output on the batch `x` (uint8, model's input size)."""
     grams: dict[int, torch.Tensor] = {}
@@ -81,7 +88,7 @@ def conv_grams(
         for i, m in enumerate(modules)
     ]
     try:
-        model(normalize(x))
+        model(normalize(x, mean, std))
     finally:
         for h in hooks:
             h.remove()
@@ -95,6 +102,9 @@ class Probe:
     model: nn.Module
     layers: Sequence[ConvLayer]
     size: tuple[int, int]  # its input (H, W)
+    channels: int = 3  # its input channels: RGB or grayscale
+    mean: tuple[float, ...] = PACS_MEAN  # the normalisation it was trained with
+    std: tuple[float, ...] = PACS_STD
 
 
 def cka_matrices(
@@ -107,13 +117,13 @@ def cka_matrices(
     """For each of `others`: [i][j] = CKA of the reference's layer i and that model's layer j."""
     device = device or torch.device("cpu")
     probes = [reference, *others]
-    decoded = {p.size: images.decoded(p.size) for p in probes}
+    decoded = {(p.size, p.channels): images.decoded(p.size, p.channels) for p in probes}
     modules = [conv_modules(p.model.to(device).eval(), p.layers) for p in probes]
     sums = [MinibatchCKA(len(reference.layers), len(p.layers)) for p in others]
     n = len(images.paths)
     for index in torch.arange(n).tensor_split(max(1, -(-n // batch))):  # batches of >= batch/2
         grams = [
-            conv_grams(p.model, m, decoded[p.size][index].to(device))
+            conv_grams(p.model, m, decoded[p.size, p.channels][index].to(device), p.mean, p.std)
             for p, m in zip(probes, modules, strict=True)
         ]
         for s, g in zip(sums, grams[1:], strict=True):

@@ -113,7 +113,19 @@ def compare_checkpoints(a: Checkpoint, b: Checkpoint, cka: CkaResult | None = No
 
 
 def _probe(ckpt: Checkpoint, model: torch.nn.Module | None = None) -> Probe:
-    return Probe(model or ckpt.build_model(), conv_layers(ckpt), tuple(ckpt.spec.input_shape[1:]))
+    """The run's model, fed as it was trained: its input channels and its normalisation."""
+    from runner.recipe import run_normalization
+
+    channels = int(ckpt.spec.input_shape[0])
+    mean, std = run_normalization(ckpt.config, channels)
+    return Probe(
+        model or ckpt.build_model(),
+        conv_layers(ckpt),
+        tuple(ckpt.spec.input_shape[1:]),
+        channels,
+        tuple(mean),
+        tuple(std),
+    )
 
 
 def measure_cka(
