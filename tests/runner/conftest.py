@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.runner.helpers import SMALL_SPEC
+
 # domain -> category -> how many images
 Counts = Mapping[str, Mapping[str, int]]
 
@@ -49,3 +51,11 @@ def decoded_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ARCHSPEC_DECODED_CACHE", str(tmp_path_factory.mktemp("decoded")))
         yield
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Path:
+    """SMALL_SPEC (helpers.py) written to a file: the runner tests' usual spec."""
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_SPEC)
+    return path

@@ -14,13 +14,6 @@ from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 
 
 @pytest.fixture
-def spec_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL_SPEC)
-    return path
-
-
-@pytest.fixture
 def folders(tmp_path: Path, write_tree) -> Path:
     write_tree(tmp_path / "pets", {"": {"cat": 6, "dog": 6, "fish": 5}})
     return tmp_path / "pets"

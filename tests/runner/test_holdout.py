@@ -25,13 +25,6 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def spec_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL_SPEC)
-    return path
-
-
 def train(spec: Path, data: Path, out: Path, **overrides) -> Path:
     settings = dict(
         spec=str(spec),

@@ -124,13 +124,6 @@ def train(spec: Path, tmp_path: Path, *argv: str) -> int:
     )  # fmt: skip
 
 
-@pytest.fixture
-def spec_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL_SPEC)
-    return path
-
-
 def test_init_with_tensors_that_do_not_fit_names_the_first_mismatch(spec_file, tmp_path, capsys):
     wider = spec_from_text(SMALL_SPEC.replace("out_channels: 6", "out_channels: 8"))
     path = tmp_path / "wider.pt"

@@ -20,7 +20,6 @@ from runner.data import write_synthetic
 from runner.optimization import build_optimizer, build_schedule
 from runner.recipe import IMAGENET_MEAN, Recipe, recipe_of, statistics
 from runner.train import train_run
-from tests.runner.helpers import SMALL_SPEC
 
 FULL_RECIPE = """\
 # every field, with a value that is not the default
@@ -42,13 +41,6 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("recipe") / "data"
     write_synthetic(root, seed=0, train_per_class=2, val_per_class=1, size=24)
     return root
-
-
-@pytest.fixture
-def spec_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL_SPEC)
-    return path
 
 
 def overrides(*argv: str) -> dict:

@@ -15,7 +15,6 @@ from runner.checkpoint import load_checkpoint
 from runner.config import TrainConfig
 from runner.data import write_synthetic
 from runner.train import train_run
-from tests.runner.helpers import SMALL_SPEC
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +22,6 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("resume") / "data"
     write_synthetic(root, seed=1, train_per_class=2, val_per_class=1, size=24)
     return root
-
-
-@pytest.fixture
-def spec_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL_SPEC)
-    return path
 
 
 def train(spec: Path, data: Path, out: Path, **settings) -> Path:
