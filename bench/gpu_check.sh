@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The checks that need a GPU, in about 6 minutes, on one CUDA machine with torch installed:
+# The checks that need a GPU, in about 10 minutes, on one CUDA machine with torch installed:
 #   1. the resume tests on CUDA (bit-exact with --deterministic), and the device tests;
 #   2. how exact a resumed run is with and without --deterministic (bench/resume_exactness.py);
 #   3. a bf16 + channels_last training run of AlexNet, and one choosing the memory format itself;
-#   4. the training benchmark (the line marked BENCH).
+#   4. the training benchmark with the whole-study projection, and nvjpeg decoding.
 # Run from the repository root:  bash bench/gpu_check.sh   (logs go to $OUT, else /tmp/gpu_check)
 # Wheels in .whl/ (e.g. pydantic and torchinfo, where the machine lacks them) are installed first.
 set -x
@@ -40,5 +40,7 @@ for format in channels_last auto; do
     rm -f "$LOGS/runs/alexnet-$format/"*.pt  # too big to bring back
 done
 
-# 4. The training benchmark.
-# BENCH
+# 4. The training benchmark and the whole-study projection (about 3 minutes), then decoding
+#    with nvjpeg against the CPU threads.
+timeout 300 python3 bench/bench_train.py --device cuda --study --quick 2>&1 | tee "$LOGS/bench_train.txt"
+timeout 120 python3 bench/bench_decode.py --device cuda --rounds 3 2>&1 | tee "$LOGS/bench_decode.txt"
