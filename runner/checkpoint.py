@@ -167,6 +167,16 @@ def _exported_model_kind(path: Path) -> str | None:
     return None
 
 
+def load_failure(error: Exception) -> str:
+    """Why torch.load(weights_only=True) refused a file, in one line for a user. torch's own first
+    line may advise weights_only=False, i.e. running the file's code: never repeat that."""
+    text = str(error).strip()
+    first_line = text.splitlines()[0] if text else type(error).__name__
+    if "weights_only" in text or "weights only" in text.lower():
+        return "not a file torch.save wrote with plain tensors and data"
+    return first_line
+
+
 def load_checkpoint(path: Path) -> Checkpoint:
     path = Path(path)
     if path.is_file() and (kind := _exported_model_kind(path)):
@@ -182,13 +192,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
     except IsADirectoryError:
         raise CheckpointError(f"{path} is a directory, not a checkpoint file") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
-        # torch's first line may advise weights_only=False, i.e. running the file's code:
-        # never repeat that; name the file and what to give instead.
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in first_line:
-            first_line = "not a file torch.save wrote with plain tensors and data"
         raise CheckpointError(
-            f"{path} is not a readable archspec checkpoint ({first_line}); "
+            f"{path} is not a readable archspec checkpoint ({load_failure(e)}); "
             "give best.pt or last.pt from a run directory"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

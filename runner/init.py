@@ -20,6 +20,7 @@ from torch import nn
 
 from archspec.errors import UserError
 from archspec.weights import load_state_dict_matching
+from runner.checkpoint import load_failure
 
 TORCHVISION = "torchvision:"
 
@@ -106,8 +107,7 @@ def read_state(source: str) -> tuple[dict[str, torch.Tensor], bool]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InitError(f"--init {path}: not a readable PyTorch file ({reason})") from None
+        raise InitError(f"--init {path}: not a readable PyTorch file ({load_failure(e)})") from None
     return _tensors_of(payload, path), False
 
 

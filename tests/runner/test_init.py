@@ -3,6 +3,7 @@ torchvision's weights (read from a hub cache made here; nothing is downloaded)."
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,12 @@ def test_init_file_missing_or_unreadable(spec_file, tmp_path, capsys, content):
     assert train(spec_file, tmp_path, "--init", str(path)) == 2
     err = capsys.readouterr().err
     assert str(path) in err and "Traceback" not in err
+
+
+def test_init_file_torch_refuses_never_advises_running_its_code(spec_file, tmp_path, capsys):
+    path = tmp_path / "pickled.pt"
+    torch.save({"made": datetime.date(2020, 1, 1)}, path)  # a global weights_only refuses
+    assert train(spec_file, tmp_path, "--init", str(path)) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "not a file torch.save wrote with plain tensors" in err
+    assert "weights_only" not in err and "Traceback" not in err
