@@ -129,9 +129,9 @@ def run_sweep(
 
         require_tensorboard()
     if launch.launcher == "slurm":
-        from runner.launch.slurm import import_submitit
+        from runner.launch.slurm import check_slurm
 
-        import_submitit()  # before anything is trained or submitted
+        check_slurm(launch.slurm)  # before anything is trained or submitted
     if launch.launcher == "local":
         from runner.launch.local import check_devices
 

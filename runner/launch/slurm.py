@@ -7,6 +7,7 @@ resumes it. submitit keeps each job's script and logs in `<out>/slurm/`.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,17 @@ def import_submitit() -> Any:
     return submitit
 
 
+def check_slurm(options: SlurmOptions) -> None:
+    """Before anything is submitted: submitit is installed and, for a real cluster, SLURM's
+    `sbatch` is on the PATH. Without it submitit would quietly run every job on this machine."""
+    import_submitit()
+    if options.cluster is None and shutil.which("sbatch") is None:
+        raise UserError(
+            "--launcher slurm: SLURM's sbatch is not on this machine's PATH; run the sweep on the "
+            "cluster's login node, or use --launcher local here"
+        )
+
+
 def slurm_job(job: Job) -> str:
     """What a SLURM job runs (picklable: a module-level function of plain data)."""
     return train_one(job, wait=True, progress=False)
@@ -33,7 +45,7 @@ def slurm_job(job: Job) -> str:
 
 def submit(jobs: Sequence[Job], options: SlurmOptions, out: Path) -> list[tuple[Job, Any]]:
     submitit = import_submitit()
-    executor = submitit.AutoExecutor(folder=out / "slurm", cluster=options.cluster)
+    executor = submitit.AutoExecutor(folder=out / "slurm", cluster=options.cluster or "slurm")
     parameters: dict[str, Any] = {
         "name": "archspec-sweep",
         "timeout_min": options.time_min,

@@ -225,3 +225,14 @@ def test_slurm_without_submitit_installed_is_a_clear_error(tmp_path, spec, capsy
     err = capsys.readouterr().err
     assert "--launcher slurm needs submitit" in err and "archspec[slurm]" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_slurm_without_sbatch_is_refused_not_run_here(tmp_path, spec, capsys, monkeypatch):
+    from runner.launch import slurm
+
+    monkeypatch.setattr(slurm.shutil, "which", lambda name: None)  # a machine without SLURM
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--launcher", "slurm"]) == 2
+    err = capsys.readouterr().err
+    assert "sbatch is not on this machine's PATH" in err and "--launcher local" in err
+    assert "Traceback" not in err and not (out / "slurm").exists()
