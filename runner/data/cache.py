@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -99,17 +100,20 @@ def decode_cached(
     size = (int(size[0]), int(size[1]))
     decoder = "nvjpeg" if _gpu_jpeg_device(jpeg_device) is not None else "cpu"
 
+    # The decoding itself, the same whether it fills the cache (out=...) or not.
+    decode = functools.partial(
+        decode_images,
+        paths,
+        size,
+        workers=workers,
+        progress=progress,
+        skip_bad=skip_bad,
+        channels=channels,
+        jpeg_device=jpeg_device,
+    )
+
     def plain(why: str) -> Lookup:
-        decoded = decode_images(
-            paths,
-            size,
-            workers=workers,
-            progress=progress,
-            skip_bad=skip_bad,
-            channels=channels,
-            jpeg_device=jpeg_device,
-        )
-        return Lookup(decoded, None, f"not cached: {why}")
+        return Lookup(decode(), None, f"not cached: {why}")
 
     if folder is None:
         return plain(f"{ENV} is off")
@@ -140,9 +144,7 @@ def decode_cached(
             # tick, unseen by its modification time: use this decoding, store none.
             return plain("files were modified in the last seconds")
         try:
-            return _fill(
-                entry, key, paths, size, channels, workers, progress, skip_bad, jpeg_device, found
-            )
+            return _fill(entry, key, paths, size, channels, decode, found)
         except OSError as error:  # out of disk space, say: decode into memory instead
             return plain(f"cannot write {entry} ({error.strerror or error})")
 
@@ -255,13 +257,11 @@ def _fill(
     paths: Sequence[Path],
     size: tuple[int, int],
     channels: int,
-    workers: int | None,
-    progress: bool,
-    skip_bad: bool,
-    jpeg_device: torch.device | str | None,
+    decode: Callable[..., Decoded],
     found: str,
 ) -> Lookup:
-    """Decode straight into a new file beside `entry`, finish it, and rename it into place."""
+    """Decode `paths` (`decode(out=...)`) straight into a new file beside `entry`, finish it, and
+    rename it into place."""
     shape = (len(paths), channels, *size)
     handle, name = tempfile.mkstemp(prefix=f".{entry.stem}-", suffix=".tmp", dir=entry.parent)
     temporary = Path(name)
@@ -269,16 +269,7 @@ def _fill(
         with os.fdopen(handle, "r+b") as f:
             _allocate(f, int(np.prod(shape)))
             target = np.memmap(f, dtype=np.uint8, mode="r+", shape=shape)
-            decoded = decode_images(
-                paths,
-                size,
-                workers=workers,
-                progress=progress,
-                skip_bad=skip_bad,
-                channels=channels,
-                jpeg_device=jpeg_device,
-                out=torch.from_numpy(target),
-            )
+            decoded = decode(out=torch.from_numpy(target))
             kept = target[: len(decoded.kept)]
             kept.flush()
             trailer = {
