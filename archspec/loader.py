@@ -114,9 +114,9 @@ def _control_character(text: str, source: str) -> None:
         source,
         [
             Problem(
-                f"{name} at column {column}: a spec is plain text",
+                f"{name} at column {column}: a YAML file is plain text",
                 hint="delete it (an editor that shows invisible characters helps), or check "
-                "that this is the spec file and not a binary one",
+                "that this is the file you meant and not a binary one",
                 line=line,
             )
         ],

@@ -166,7 +166,7 @@ sections:
     case(
         "nul-byte",
         "",
-        "line 4: a NUL byte at column 11: a spec is plain text",
+        "line 4: a NUL byte at column 11: a YAML file is plain text",
         text="name: Net\nsections:\n  f:\n    - ReLU\x00\n",
     ),
     case(

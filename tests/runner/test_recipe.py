@@ -249,6 +249,7 @@ def test_unknown_recipe_field_is_located_with_a_suggestion(spec_file, tmp_path, 
         ("augment: mixup\n", "line 1: augment:"),
         ("- sgd\n", "a recipe is a mapping"),
         ("optimizer: !!python/object/apply:os.system [ls]\n", "not allowed"),
+        ("optimizer: sgd\nlr: 0.1\x00\n", "line 2: a NUL byte at column 8: a YAML file is plain"),
     ],
 )
 def test_bad_recipe_values_are_located(spec_file, tmp_path, capsys, text, expected):
