@@ -24,9 +24,8 @@ from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as nnf
-from torchvision.transforms.v2 import functional as F
 
-from runner.data.images import normalize
+from runner.data.images import normalize, normalize_float, to_device
 
 AUGMENTATIONS = ("none", "flip", "domainbed")
 SCALE = (0.7, 1.0)  # DomainBed's RandomResizedCrop
@@ -58,10 +57,10 @@ class Augmenter:
             return normalize(batch, mean, std)
         flip = self._uniform(len(batch)) < 0.5  # (B,)
         if self.kind == "flip":
-            mirrored = flip.to(batch.device)[:, None, None, None]
+            mirrored = to_device(flip, batch.device)[:, None, None, None]
             return normalize(torch.where(mirrored, batch.flip(-1), batch), mean, std)
         x = self._domainbed(batch, flip)  # float32 in [0, 1]
-        return F.normalize(x, list(mean), list(std), inplace=True)
+        return normalize_float(x, mean, std)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"rng_state": self.generator.get_state()}
@@ -80,14 +79,17 @@ class Augmenter:
         factors, orders, gray = self._colour(b, c)
         x = batch.float().div_(255)  # (B, C, H, W) in [0, 1]
         x = nnf.grid_sample(
-            x, _grid(theta.to(x.device), h, w), mode="bilinear", padding_mode="border",
+            x, _grid(to_device(theta, x.device), h, w), mode="bilinear", padding_mode="border",
             align_corners=False,
         )  # fmt: skip
-        # Contrast needs each cropped image's mean: all it needs of the pixels.
+        # Contrast needs each cropped image's mean: all it needs of the pixels. Reading it waits
+        # for the GPU once a step, the one wait left in an augmented step.
         means = x.mean(dim=(2, 3)).cpu()  # (B, C)
         matrix, offset = _colour_maps(means, factors, orders, list(ADJUSTABLE[c]), gray)
         out = torch.baddbmm(
-            offset.to(x.device)[:, :, None], matrix.to(x.device), x.reshape(b, c, h * w)
+            to_device(offset, x.device)[:, :, None],
+            to_device(matrix, x.device),
+            x.reshape(b, c, h * w),
         )  # (B, C, 1) + (B, C, C) @ (B, C, H*W)
         return out.reshape(b, c, h, w).clamp_(0, 1)
 

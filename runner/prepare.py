@@ -83,7 +83,9 @@ def prepare_data(
         seconds = time.perf_counter() - started
         result = lookup.decoded
         kept = [samples[i] for i in result.kept]
-        notes.append(_decode_note(split, len(samples), seconds, lookup.status, lookup.path))
+        notes.append(
+            _decode_note(split, len(samples), seconds, lookup.status, lookup.path, jpeg_device)
+        )
         if result.bad:
             notes.append(f"{split}: skipped {plural(len(result.bad), 'unreadable image')}")
         if result.resized:
@@ -103,10 +105,19 @@ def prepare_data(
     return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes), test_x, test_y)
 
 
-def _decode_note(split: str, count: int, seconds: float, status: str, path: Path | None) -> str:
+def _decode_note(
+    split: str,
+    count: int,
+    seconds: float,
+    status: str,
+    path: Path | None,
+    jpeg_device: torch.device | None = None,
+) -> str:
     images = plural(count, "image")
     if status == "hit":
         return f"{split}: {images} read decoded from the cache {path} ({seconds:.2f} s)"
     rate = f"{count / seconds:.0f} img/s" if seconds > 0 else "at once"
+    if jpeg_device is not None:
+        rate += ", JPEGs by nvjpeg"
     where = f", cached in {path}" if path is not None else f" ({status})"
     return f"{split}: decoded {images} in {seconds:.1f} s ({rate}){where}"

@@ -278,6 +278,16 @@ def _tensorboard(run_dir: Path | None) -> Any:
 # -- set-up ----------------------------------------------------------------------------------
 
 
+def _resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """On CUDA, a uint8 image set (or its labels) moves to the GPU once, for the whole run: a
+    batch is then an index, with no copy and no wait for the GPU. Elsewhere, or where it would
+    take more than half the GPU's free memory, it stays put and each batch is copied."""
+    if device.type != "cuda":
+        return x
+    free, _ = torch.cuda.mem_get_info(device)
+    return x.to(device) if x.nbytes <= free // 2 else x
+
+
 def _set_up(
     spec: Spec,
     config: TrainConfig,
@@ -293,7 +303,10 @@ def _set_up(
         world.barrier()
     channels = spec.input_shape[0]
     recipe, (norm, mean, std), start = _check_recipe_and_start(config, channels, checkpoint)
-    data = prepare_data(config, spec.input_shape[1:], progress=progress, channels=channels)
+    # On CUDA, JPEGs are decoded by nvjpeg on the run's GPU.
+    data = prepare_data(
+        config, spec.input_shape[1:], progress=progress, channels=channels, device=device
+    )
     resolved = _resolve_for_labels(spec, data.labels, config)
     say = print if world.is_main else (lambda *args, **kwargs: None)
     for note in data.notes:
@@ -306,9 +319,7 @@ def _set_up(
     if recipe.normalize is None and norm == "imagenet":
         say("normalisation: ImageNet's mean and std, as torchvision's weights were trained with")
     model.to(device)
-    # On CUDA the whole uint8 set moves to the GPU once: a batch is then an index, no copy.
-    train_x = data.train_images.to(device) if device.type == "cuda" else data.train_images
-    train_y = data.train_labels.to(train_x.device)
+    train_x, train_y = _resident(data.train_images, device), _resident(data.train_labels, device)
     config = _choose_compute(config, model, train_x, train_y, world, device, (mean, std))
     # In its layout, on its device, before the optimizer exists: a loaded optimizer state then
     # lands there too.
@@ -336,8 +347,8 @@ def _set_up(
         train_x=train_x,
         train_y=train_y,
         # Validation: each process scores its own slice; the sums make the exact full-set score.
-        val_x=data.val_images[world.rank :: world.size],
-        val_y=data.val_labels[world.rank :: world.size],
+        val_x=_resident(data.val_images[world.rank :: world.size], device),
+        val_y=_resident(data.val_labels[world.rank :: world.size], device),
         start_epoch=0,
         rows=[],
         recipe=recipe,
@@ -347,8 +358,8 @@ def _set_up(
         std=std,
     )
     if data.test_images is not None:  # scored every epoch, never used to choose one
-        t.test_x = data.test_images[world.rank :: world.size]
-        t.test_y = data.test_labels[world.rank :: world.size]
+        t.test_x = _resident(data.test_images[world.rank :: world.size], device)
+        t.test_y = _resident(data.test_labels[world.rank :: world.size], device)
     _check_last_batch(t)
     if checkpoint is not None:
         _restore(t, checkpoint)
@@ -552,8 +563,10 @@ def _train_step(
     t: Training, sums: EpochSums, index: torch.Tensor, after_forward: Callable[[], None]
 ) -> None:
     """One optimizer step on the images at `index`, added to `sums` without waiting."""
-    x = t.augmenter(t.train_x[index].to(t.device, non_blocking=True), t.mean, t.std)
-    x = x.contiguous(memory_format=t.layout)
+    # The layout changes while the pixels are bytes, a quarter of the work it is in float32;
+    # normalising keeps it.
+    batch = t.train_x[index].to(t.device, non_blocking=True).contiguous(memory_format=t.layout)
+    x = t.augmenter(batch, t.mean, t.std).contiguous(memory_format=t.layout)
     y = t.train_y[index].to(t.device, non_blocking=True)
     loss, correct = train_step(
         t.net,

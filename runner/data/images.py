@@ -9,6 +9,7 @@ over all cores as well, the copy alone made one decoding thread 4x slower than t
 a busy 2-core machine. On CUDA, JPEGs are decoded in batches by nvjpeg instead.
 """
 
+import functools
 import math
 import os
 import re
@@ -269,7 +270,43 @@ def normalize(
     mean: Sequence[float] = PACS_MEAN,
     std: Sequence[float] = PACS_STD,
 ) -> torch.Tensor:
-    """(B, 3, H, W) uint8 -> float32 (x / 255 - mean) / std, on the batch's device."""
+    """(B, C, H, W) uint8 -> float32 (x / 255 - mean) / std, on the batch's device and in its
+    memory format.
+
+    One pass over the pixels, x * (1 / (255 std)) - mean / std, instead of torchvision's four
+    (to float, / 255, - mean, / std); the two agree to within a float32 rounding. The per-channel
+    factors are made on the device once, not per batch: torchvision's `normalize` copies them
+    to the device in every call, and on CUDA each copy makes the CPU wait for the GPU.
+    """
     if batch.dtype != torch.uint8:
         raise TypeError(f"normalize expects a uint8 batch, got {batch.dtype}")
-    return F.normalize(F.to_dtype(batch, torch.float32, scale=True), list(mean), list(std))
+    scale, shift = _affine(batch.device, tuple(mean), tuple(std), 255.0)
+    return torch.addcmul(shift, batch, scale)
+
+
+def normalize_float(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """`normalize` for a float32 batch already scaled to [0, 1]."""
+    scale, shift = _affine(x.device, tuple(mean), tuple(std), 1.0)
+    return torch.addcmul(shift, x, scale)
+
+
+@functools.lru_cache(maxsize=32)
+def _affine(
+    device: torch.device, mean: tuple[float, ...], std: tuple[float, ...], full_scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(C, 1, 1) float32 scale 1 / (full_scale std) and shift -mean / std on `device` (computed
+    in float64), made once per device and statistics."""
+    if not all(std):
+        raise ValueError(f"std must not be zero, got {std}")
+    mean64 = torch.tensor(mean, dtype=torch.float64).view(-1, 1, 1)
+    std64 = torch.tensor(std, dtype=torch.float64).view(-1, 1, 1)
+    scale, shift = 1 / (full_scale * std64), -mean64 / std64
+    return scale.float().to(device), shift.float().to(device)
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small CPU tensor (random parameters drawn on the CPU) onto `device` without making the
+    CPU wait for the GPU: from pinned memory, the copy is queued behind the GPU's work."""
+    if device.type != "cuda":
+        return x.to(device)
+    return x.pin_memory().to(device, non_blocking=True)

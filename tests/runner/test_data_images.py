@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms.v2 import functional as F
 
 import runner.data.images as images_module
 from runner.data import PACS_MEAN, PACS_STD, DataError, decode_images, normalize
+from runner.data.images import normalize_float
 
 
 def save(image: Image.Image, path):
@@ -145,6 +147,26 @@ def test_normalize_with_the_batch_statistics_gives_zero_mean_unit_std():
 def test_normalize_refuses_floats():
     with pytest.raises(TypeError, match="uint8"):
         normalize(torch.zeros(1, 3, 2, 2))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_normalize_is_torchvisions_and_keeps_the_memory_format(layout):
+    seeded = torch.Generator().manual_seed(0)
+    batch = torch.randint(0, 256, (4, 3, 5, 7), dtype=torch.uint8, generator=seeded)
+    batch = batch.contiguous(memory_format=layout)
+    mean, std = [0.1, 0.5, 0.9], [0.2, 0.3, 0.05]
+    expected = F.normalize(F.to_dtype(batch, torch.float32, scale=True), mean, std)
+    out = normalize(batch, mean, std)
+    assert out.is_contiguous(memory_format=layout)
+    torch.testing.assert_close(out, expected, rtol=0, atol=2e-6)
+    # The float path (after augmentation, pixels already in [0, 1]) agrees as well.
+    unit = batch.float() / 255
+    torch.testing.assert_close(normalize_float(unit, mean, std), expected, rtol=0, atol=2e-6)
+
+
+def test_normalize_refuses_a_zero_std():
+    with pytest.raises(ValueError, match="std must not be zero"):
+        normalize(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), PACS_MEAN, (0.3, 0.0, 0.3))
 
 
 def jpeg(path, pixels: np.ndarray, **options):
