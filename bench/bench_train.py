@@ -13,8 +13,9 @@ in interleaved rounds (every measure once per round), each a median with its ran
                    device, in the runner's precision (bf16 autocast on CUDA, fp32 elsewhere), in
                    channels_last and in contiguous (NCHW) memory format
   archspec train   `archspec train` (runner.train.train_run), one epoch over the benchmark set;
-                   images/s between its first steps and its last (warm-up, evaluation,
-                   checkpoints and figures left out): the per-step speed of the training loop
+                   images/s from the end of its first step to the end of its last full batch
+                   (warm-up, a smaller last batch, evaluation, checkpoints and figures left
+                   out): the per-step speed of the training loop
   study pipeline   the study's input pipeline: ImageFolder, per-image decode, ToTensor, Normalize,
                    a DataLoader with 2 workers, feeding the same step in the better format
 Every ratio is taken per round against the better model-only format of that round. A verdict
@@ -121,11 +122,12 @@ class RunTimes:
         self.prepare, self.evaluate, self.step_times = [], [], {}
 
 
-def timed_train_run(config: TrainConfig, device: torch.device, batches: int) -> RunTimes:
+def timed_train_run(config: TrainConfig, device: torch.device, last_step: int) -> RunTimes:
     """Run `train_run` quietly, timing its parts. The step hook synchronises the GPU only at
-    the first and last step of each epoch, so the loop runs as it would."""
+    the end of the first step and of step `last_step` of each epoch, so the loop runs as it
+    would."""
     times = RunTimes()
-    marks = {0, batches - 1}
+    marks = {0, last_step}
 
     def on_step(epoch: int, batch: int) -> None:
         if batch in marks:
@@ -191,7 +193,9 @@ def throughput(spec_path: str, args, device: torch.device, data: Path, work: Pat
     alexnet_on_cpu = Path(spec_path).stem == "alexnet" and device.type == "cpu"
     batch = args.batch_size or (32 if alexnet_on_cpu else 128)
     n_train = len(image_paths(data))
-    batches_per_epoch = math.ceil(n_train / batch)
+    # Timed up to the epoch's last full batch: a smaller last one does the fixed work of a step
+    # (the optimizer's update) for fewer images, which model-only never does.
+    full_batches = n_train // batch
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 3, size, size, generator=g).to(device)
     y = torch.randint(0, 4, (batch,), generator=g).to(device)
@@ -228,12 +232,13 @@ def throughput(spec_path: str, args, device: torch.device, data: Path, work: Pat
 
     def archspec() -> float:
         config = archspec_config(spec_path, data, work / "runs", batch, str(device), 1)
-        times = timed_train_run(config, device, batches_per_epoch)
+        times = timed_train_run(config, device, full_batches - 1)
         if not said:
             said.extend(line for line in times.output.splitlines() if "memory format" in line)
         first, last = times.step_times[0]
-        # From the end of the first step (warm-up, the epoch's start) to the end of the last.
-        return (n_train - batch) / (last - first)
+        # From the end of the first step (warm-up, the epoch's start) to the end of the last
+        # full one.
+        return (full_batches - 1) * batch / (last - first)
 
     def study() -> float:
         return study_stepper.rate(lambda: next(stream), max(2, args.steps // 2))
@@ -286,7 +291,7 @@ def study(args, device: torch.device, data: Path, work: Path) -> None:
     rows = []
     for spec_path in specs:
         config = archspec_config(spec_path, data, work / "runs", batch, str(device), args.epochs)
-        times = timed_train_run(config, device, batches)
+        times = timed_train_run(config, device, batches - 1)
         rows.append((spec_path, project(times, args.epochs, batch, n_train, scale_val)))
     print(
         f"\nThe study projected: {STUDY_SPECS} specs x {STUDY_TASKS} tasks x {STUDY_EPOCHS} epochs "
