@@ -21,7 +21,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" | tee -a "$LOGS/gpu.txt"
 
 # 1. The CUDA tests: no wait for the GPU inside an epoch's steps, the device, resume on CUDA.
-timeout 150 python3 -m pytest -q -p no:cacheprovider -rs tests/runner/test_gpu_sync.py \
+timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/runner/test_gpu_sync.py \
     tests/runner/test_device.py tests/runner/test_train.py -k "cuda or sync or device" \
     2>&1 | tee "$LOGS/tests.txt"
 
@@ -30,5 +30,5 @@ timeout 90 python3 bench/step_anatomy.py --device cuda 2>&1 | tee "$LOGS/step_an
 
 # 3. The training benchmark and the whole-study projection, with decoding by nvjpeg against
 #    the CPU threads (about 4 minutes).
-timeout 330 python3 bench/bench_train.py --device cuda --study --quick 2>&1 \
+timeout 300 python3 bench/bench_train.py --device cuda --study --quick 2>&1 \
     | tee "$LOGS/bench_train.txt"
