@@ -123,7 +123,7 @@ def count_waits(step: Callable[[int], None]) -> int:
             step(0)
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    return sum("called a synchronizing CUDA operation" in str(w.message) for w in caught)
 
 
 def main() -> None:
