@@ -3,13 +3,13 @@
     python bench/step_anatomy.py --device cuda                 # tiny and alexnet, batch 128
     python bench/step_anatomy.py --specs architectures/tiny.yaml --batch-size 32
 
-Per spec, in the runner's precision (bf16 autocast on CUDA, fp32 elsewhere) and channels_last on
-CUDA (contiguous on a CPU), steps per second of:
+Per spec, in the runner's precision (bf16 autocast on CUDA, fp32 elsewhere) and in
+--memory-format (default channels_last on CUDA, contiguous on a CPU), steps per second of:
   model-only        runner.step.train_step on a normalised batch already on the device, in
                     its memory format: the model's work alone
-  + batch making    as the training loop does it: the batch's rows picked from the uint8 set on
-                    the device, put in the memory format, normalised in one pass
-                    (runner.data.normalize)
+  + batch making    as the training loop does it (runner.batches.BatchMaker): the batch's rows
+                    picked from the uint8 set on the device, normalised and put in the memory
+                    format
   + torchvision's normalize   the way the runner made batches before: torchvision's to_dtype
                     and normalize (four passes over the pixels in float32, mean and std copied
                     to the device in every call: on CUDA each copy makes the CPU wait for the
@@ -31,6 +31,8 @@ import torch
 from torchvision.transforms.v2 import functional as F
 
 from archspec.spec import load_spec
+from runner.augment import Augmenter
+from runner.batches import BatchMaker
 from runner.data import PACS_MEAN, PACS_STD
 from runner.data.images import normalize
 from runner.device import resolve_precision, torch_memory_format
@@ -45,14 +47,11 @@ def torchvision_normalize(batch: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, list(PACS_MEAN), list(PACS_STD))
 
 
-def runner_normalize(batch: torch.Tensor) -> torch.Tensor:
-    return normalize(batch, PACS_MEAN, PACS_STD)
-
-
-def measure(spec_path: str, device: torch.device, batch: int, steps: int, rounds: int) -> None:
+def measure(
+    spec_path: str, device: torch.device, batch: int, steps: int, rounds: int, layout_name: str
+) -> None:
     spec = load_spec(spec_path)
     precision = resolve_precision("auto", device)
-    layout_name = "channels_last" if device.type == "cuda" else "contiguous"
     layout = torch_memory_format(layout_name)
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (SET_SIZE, *spec.input_shape), dtype=torch.uint8, generator=g)
@@ -60,28 +59,28 @@ def measure(spec_path: str, device: torch.device, batch: int, steps: int, rounds
     labels = torch.randint(0, 7, (SET_SIZE,), generator=g).to(device)
     model = seeded_model(spec, 7, 0).to(device=device, memory_format=layout).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    ready = runner_normalize(images[:batch]).contiguous(memory_format=layout)
+    ready = normalize(images[:batch], PACS_MEAN, PACS_STD).contiguous(memory_format=layout)
     order = torch.randperm(SET_SIZE, generator=g).to(device)
 
     def model_only(_: int) -> None:
         train_step(model, optimizer, None, ready, labels[:batch], precision)
 
-    def made_with(norm: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[int], None]:
+    def made_with(make: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[int], None]:
         def step(i: int) -> None:
             start = (i * batch) % (SET_SIZE - batch)
             index = order[start : start + batch]
-            rows = images[index]
-            if norm is runner_normalize:  # as the runner does: the layout while still bytes
-                rows = rows.contiguous(memory_format=layout)
-            x = norm(rows).contiguous(memory_format=layout)
-            train_step(model, optimizer, None, x, labels[index], precision)
+            train_step(model, optimizer, None, make(index), labels[index], precision)
 
         return step
 
+    def as_before(index: torch.Tensor) -> torch.Tensor:
+        return torchvision_normalize(images[index]).contiguous(memory_format=layout)
+
+    batches = BatchMaker(images, device, PACS_MEAN, PACS_STD, layout, Augmenter("none", 3, 0))
     kinds = {
         "model-only": model_only,
-        "+ batch making": made_with(runner_normalize),
-        "+ torchvision's normalize": made_with(torchvision_normalize),
+        "+ batch making": made_with(batches),
+        "+ torchvision's normalize": made_with(as_before),
     }
 
     def rate(step: Callable[[int], None]) -> Callable[[], float]:
@@ -133,6 +132,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, help="steps per measure (default: 30 CUDA, 3 CPU)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--memory-format", choices=("channels_last", "contiguous"))
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -140,7 +140,8 @@ def main() -> None:
     steps = args.steps or (30 if device.type == "cuda" else 3)
     print(f"machine: {timing.machine(device)}")
     for spec_path in args.specs.split(","):
-        measure(spec_path, device, args.batch_size, steps, args.rounds)
+        layout = args.memory_format or ("channels_last" if device.type == "cuda" else "contiguous")
+        measure(spec_path, device, args.batch_size, steps, args.rounds, layout)
 
 
 if __name__ == "__main__":

@@ -41,12 +41,10 @@ def prepare_data(
     *,
     progress: bool,
     channels: int = 3,
-    device: torch.device | None = None,
 ) -> PreparedData:
     """Find, split, decode and label the run's data.
 
-    `channels` (3 = RGB, 1 = grayscale) is what every image becomes; on a CUDA `device`, JPEGs
-    are decoded by nvjpeg.
+    `channels` (3 = RGB, 1 = grayscale) is what every image becomes.
     """
     check_channels(channels, config.spec)  # before anything is decoded
     root = Path(config.data) if config.data is not None else embedded_dataset(seed=0)
@@ -64,7 +62,6 @@ def prepare_data(
         else [f"data: the embedded synthetic dataset at {root}"]
     )
     notes += dataset.notes
-    jpeg_device = device if device is not None and device.type == "cuda" else None
     decoded = []
     splits = [("train", dataset.train), ("val", dataset.val)]
     if dataset.test:
@@ -78,14 +75,11 @@ def prepare_data(
             workers=config.workers,
             progress=progress,
             skip_bad=config.skip_bad_images,
-            jpeg_device=jpeg_device,
         )
         seconds = time.perf_counter() - started
         result = lookup.decoded
         kept = [samples[i] for i in result.kept]
-        notes.append(
-            _decode_note(split, len(samples), seconds, lookup.status, lookup.path, jpeg_device)
-        )
+        notes.append(_decode_note(split, len(samples), seconds, lookup.status, lookup.path))
         if result.bad:
             notes.append(f"{split}: skipped {plural(len(result.bad), 'unreadable image')}")
         if result.resized:
@@ -105,19 +99,10 @@ def prepare_data(
     return PreparedData(train_x, train_y, val_x, val_y, names, root, tuple(notes), test_x, test_y)
 
 
-def _decode_note(
-    split: str,
-    count: int,
-    seconds: float,
-    status: str,
-    path: Path | None,
-    jpeg_device: torch.device | None = None,
-) -> str:
+def _decode_note(split: str, count: int, seconds: float, status: str, path: Path | None) -> str:
     images = plural(count, "image")
     if status == "hit":
         return f"{split}: {images} read decoded from the cache {path} ({seconds:.2f} s)"
     rate = f"{count / seconds:.0f} img/s" if seconds > 0 else "at once"
-    if jpeg_device is not None:
-        rate += ", JPEGs by nvjpeg"
     where = f", cached in {path}" if path is not None else f" ({status})"
     return f"{split}: decoded {images} in {seconds:.1f} s ({rate}){where}"

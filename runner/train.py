@@ -36,6 +36,7 @@ from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
 from runner import fault_hooks
 from runner.augment import Augmenter
+from runner.batches import BatchMaker
 from runner.checkpoint import (
     Checkpoint,
     find_checkpoint,
@@ -145,6 +146,7 @@ class Training:
     recipe: Recipe
     schedule: torch.optim.lr_scheduler.LRScheduler
     augmenter: Augmenter
+    batches: BatchMaker  # index -> the batch a step takes
     mean: tuple[float, ...]  # normalisation, one value per input channel
     std: tuple[float, ...]
     test_x: torch.Tensor | None = None  # this process's slice of the held-out domain's images
@@ -325,6 +327,7 @@ def _set_up(
     # lands there too.
     model.to(memory_format=torch_memory_format(config.memory_format))
     optimizer = build_optimizer(recipe, model.parameters())
+    augmenter = Augmenter(recipe.augment, channels, config.seed)
     t = Training(
         spec=spec,
         config=config,
@@ -353,7 +356,10 @@ def _set_up(
         rows=[],
         recipe=recipe,
         schedule=build_schedule(recipe, optimizer, config.epochs),
-        augmenter=Augmenter(recipe.augment, channels, config.seed),
+        augmenter=augmenter,
+        batches=BatchMaker(
+            train_x, device, mean, std, torch_memory_format(config.memory_format), augmenter
+        ),
         mean=mean,
         std=std,
     )
@@ -563,10 +569,7 @@ def _train_step(
     t: Training, sums: EpochSums, index: torch.Tensor, after_forward: Callable[[], None]
 ) -> None:
     """One optimizer step on the images at `index`, added to `sums` without waiting."""
-    # The layout changes while the pixels are bytes, a quarter of the work it is in float32;
-    # normalising keeps it.
-    batch = t.train_x[index].to(t.device, non_blocking=True).contiguous(memory_format=t.layout)
-    x = t.augmenter(batch, t.mean, t.std).contiguous(memory_format=t.layout)
+    x = t.batches(index)
     y = t.train_y[index].to(t.device, non_blocking=True)
     loss, correct = train_step(
         t.net,
