@@ -21,8 +21,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" | tee -a "$LOGS/gpu.txt"
 
 # 1. The CUDA tests: no wait for the GPU inside an epoch's steps, the device, resume on CUDA.
-timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/runner/test_gpu_sync.py tests/runner/test_batches.py \
-    tests/runner/test_device.py tests/runner/test_train.py -k "cuda or sync or device or batch" \
+timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/runner/test_gpu_sync.py \
+    tests/runner/test_batches.py tests/runner/test_device.py tests/runner/test_train.py -k "cuda or sync or device or batch" \
     2>&1 | tee "$LOGS/tests.txt"
 
 # 2. Where a step's time goes beyond the model's own work (under a minute).
