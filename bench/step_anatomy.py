@@ -39,7 +39,7 @@ from runner.device import resolve_precision, torch_memory_format
 from runner.model import seeded_model
 from runner.step import train_step
 
-SET_SIZE = 1024  # uint8 images resident on the device, as the runner keeps the training set
+SET_SIZE = 1024  # at least: uint8 images resident on the device, as the runner keeps them
 
 
 def torchvision_normalize(batch: torch.Tensor) -> torch.Tensor:
@@ -54,20 +54,21 @@ def measure(
     precision = resolve_precision("auto", device)
     layout = torch_memory_format(layout_name)
     g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (SET_SIZE, *spec.input_shape), dtype=torch.uint8, generator=g)
+    set_size = max(SET_SIZE, 4 * batch)
+    images = torch.randint(0, 256, (set_size, *spec.input_shape), dtype=torch.uint8, generator=g)
     images = images.to(device)
-    labels = torch.randint(0, 7, (SET_SIZE,), generator=g).to(device)
+    labels = torch.randint(0, 7, (set_size,), generator=g).to(device)
     model = seeded_model(spec, 7, 0).to(device=device, memory_format=layout).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     ready = normalize(images[:batch], PACS_MEAN, PACS_STD).contiguous(memory_format=layout)
-    order = torch.randperm(SET_SIZE, generator=g).to(device)
+    order = torch.randperm(set_size, generator=g).to(device)
 
     def model_only(_: int) -> None:
         train_step(model, optimizer, None, ready, labels[:batch], precision)
 
     def made_with(make: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[int], None]:
         def step(i: int) -> None:
-            start = (i * batch) % (SET_SIZE - batch)
+            start = (i * batch) % (set_size - batch)
             index = order[start : start + batch]
             train_step(model, optimizer, None, make(index), labels[index], precision)
 

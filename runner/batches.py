@@ -46,8 +46,9 @@ class BatchMaker:
         )
         if not in_place:
             rows = torch.index_select(self.images, 0, index).to(self.device, non_blocking=True)
-            # The layout changes while the pixels are bytes: a quarter of the work in float32.
-            rows = rows.contiguous(memory_format=self.layout)
+            if self.augmenter.kind != "domainbed":  # whose resampling makes NCHW anyway
+                # The layout changes while the pixels are bytes: a quarter of the work in float32.
+                rows = rows.contiguous(memory_format=self.layout)
             return self.augmenter(rows, self.mean, self.std).contiguous(memory_format=self.layout)
         n = len(index)
         buffers = self._buffers_for(n)

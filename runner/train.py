@@ -137,7 +137,7 @@ class Training:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None
     sampler: DistributedSampler
-    train_x: torch.Tensor  # uint8 images, on the GPU when there is one
+    train_x: torch.Tensor  # uint8 images, on the GPU when there is one and they fit
     train_y: torch.Tensor
     val_x: torch.Tensor  # this process's slice of the validation images
     val_y: torch.Tensor
@@ -280,14 +280,18 @@ def _tensorboard(run_dir: Path | None) -> Any:
 # -- set-up ----------------------------------------------------------------------------------
 
 
-def _resident(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """On CUDA, a uint8 image set (or its labels) moves to the GPU once, for the whole run: a
-    batch is then an index, with no copy and no wait for the GPU. Elsewhere, or where it would
-    take more than half the GPU's free memory, it stays put and each batch is copied."""
+def _data_device(data: PreparedData, device: torch.device) -> torch.device:
+    """Where the run's images and labels live: on CUDA, the GPU, moved there once for the whole
+    run (a batch is then an index, with no copy and no wait for the GPU) if all of them together
+    take at most half its free memory, so the model and several runs sharing it keep room.
+    Elsewhere, or where they do not fit, the CPU, and each batch is copied."""
     if device.type != "cuda":
-        return x
+        return torch.device("cpu")
+    tensors = [data.train_images, data.train_labels, data.val_images, data.val_labels]
+    if data.test_images is not None:
+        tensors += [data.test_images, data.test_labels]
     free, _ = torch.cuda.mem_get_info(device)
-    return x.to(device) if x.nbytes <= free // 2 else x
+    return device if sum(x.nbytes for x in tensors) <= free // 2 else torch.device("cpu")
 
 
 def _set_up(
@@ -321,7 +325,8 @@ def _set_up(
     if recipe.normalize is None and norm == "imagenet":
         say("normalisation: ImageNet's mean and std, as torchvision's weights were trained with")
     model.to(device)
-    train_x, train_y = _resident(data.train_images, device), _resident(data.train_labels, device)
+    home = _data_device(data, device)
+    train_x, train_y = data.train_images.to(home), data.train_labels.to(home)
     config = _choose_compute(config, model, train_x, train_y, world, device, (mean, std))
     # In its layout, on its device, before the optimizer exists: a loaded optimizer state then
     # lands there too.
@@ -350,8 +355,8 @@ def _set_up(
         train_x=train_x,
         train_y=train_y,
         # Validation: each process scores its own slice; the sums make the exact full-set score.
-        val_x=_resident(data.val_images[world.rank :: world.size], device),
-        val_y=_resident(data.val_labels[world.rank :: world.size], device),
+        val_x=data.val_images[world.rank :: world.size].to(home),
+        val_y=data.val_labels[world.rank :: world.size].to(home),
         start_epoch=0,
         rows=[],
         recipe=recipe,
@@ -364,8 +369,8 @@ def _set_up(
         std=std,
     )
     if data.test_images is not None:  # scored every epoch, never used to choose one
-        t.test_x = _resident(data.test_images[world.rank :: world.size], device)
-        t.test_y = _resident(data.test_labels[world.rank :: world.size], device)
+        t.test_x = data.test_images[world.rank :: world.size].to(home)
+        t.test_y = data.test_labels[world.rank :: world.size].to(home)
     _check_last_batch(t)
     if checkpoint is not None:
         _restore(t, checkpoint)

@@ -293,9 +293,9 @@ def normalize(
 
 
 def normalize_float(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """`normalize` for a float32 batch already scaled to [0, 1]."""
+    """`normalize` for a float32 batch already scaled to [0, 1], in place."""
     scale, shift = _affine(x.device, tuple(mean), tuple(std), 1.0)
-    return torch.addcmul(shift, x, scale)
+    return torch.addcmul(shift, x, scale, out=x)
 
 
 @functools.lru_cache(maxsize=32)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torchvision.transforms.v2 import functional as F
 
 from runner.augment import Augmenter
 from runner.batches import BatchMaker
+from runner.train import _data_device
 
 MEAN, STD = (0.1, 0.5, 0.9), (0.2, 0.3, 0.05)
 
@@ -26,8 +29,9 @@ def torchvisions(rows: torch.Tensor) -> torch.Tensor:
 def test_each_batch_is_its_rows_normalised_in_the_runs_layout(layout):
     pictures = images()
     batches = BatchMaker(pictures, torch.device("cpu"), MEAN, STD, layout, Augmenter("none", 3, 0))
-    # A full batch, a smaller last one, then a full one again: the buffers shrink and grow back.
-    for index in ([3, 0, 7, 7], [9, 1], [2, 4, 6, 8]):
+    # A small batch, a larger one (the buffers grow), a smaller one (they are sliced), and a
+    # larger one again.
+    for index in ([9, 1], [3, 0, 7, 7], [5], [2, 4, 6, 8, 1]):
         x = batches(torch.tensor(index))
         assert x.shape == (len(index), 3, 6, 5) and x.dtype == torch.float32
         assert x.is_contiguous(memory_format=layout)
@@ -54,3 +58,32 @@ def test_augmented_batches_are_the_augmenters():
     x = batches(index)
     assert x.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(x, expected, rtol=0, atol=0)
+
+
+# --- where the images live ------------------------------------------------------------------
+
+
+def prepared(train: int, val: int, test: int | None) -> SimpleNamespace:
+    """What `_data_device` reads of a PreparedData: image sets of 3x6x5 uint8 and their labels."""
+    pictures = {name: images(n) for name, n in (("train", train), ("val", val))}
+    return SimpleNamespace(
+        train_images=pictures["train"],
+        train_labels=torch.zeros(train, dtype=torch.int64),
+        val_images=pictures["val"],
+        val_labels=torch.zeros(val, dtype=torch.int64),
+        test_images=None if test is None else images(test),
+        test_labels=None if test is None else torch.zeros(test, dtype=torch.int64),
+    )
+
+
+def test_images_go_to_the_gpu_together_when_they_all_fit_in_half_its_free_memory(monkeypatch):
+    cuda = torch.device("cuda", 1)
+    data = prepared(train=10, val=4, test=6)
+    # 20 images of 90 bytes and 20 labels of 8 bytes: 1,960 bytes in all.
+    free = {"bytes": 2 * 1960}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 10**9))
+    assert _data_device(data, cuda) == cuda
+    free["bytes"] = 2 * 1960 - 2  # one byte short of room for the held-out domain's too
+    assert _data_device(data, cuda) == torch.device("cpu")
+    assert _data_device(prepared(train=10, val=4, test=None), cuda) == cuda  # no held-out set
+    assert _data_device(data, torch.device("cpu")) == torch.device("cpu")
