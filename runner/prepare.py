@@ -11,6 +11,7 @@ import torch
 from archspec.text import plural
 from runner.config import TrainConfig
 from runner.data import (
+    DataError,
     check_task,
     discover,
     embedded_dataset,
@@ -89,6 +90,13 @@ def prepare_data(
             )
         decoded.append((result.images, labels(kept, names, config.task)))
     (train_x, train_y), (val_x, val_y), *test = decoded
+    if len(val_y) == 0:  # nothing to choose the best epoch by, nor to report
+        raise DataError(
+            f"no validation images in {root} ({dataset.layout} layout; "
+            f"{plural(len(train_y), 'training image')}): without a split of its own, a folder "
+            "gives validation images only when it holds 2 or more images; add images, or give "
+            "validation images (val/ folders, or the split files' crossval lists)"
+        )
     tested = f", test: {plural(len(test[0][1]), 'image')}" if test else ""
     notes.append(
         f"train: {plural(len(train_y), 'image')}, val: {plural(len(val_y), 'image')}{tested}, "

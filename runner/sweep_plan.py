@@ -28,18 +28,22 @@ from runner.rundir import RunDir, default_run_name
 
 TASKS = ("category", "domain")
 # Settings that change what a run learns; device and workers do not, so they may differ.
-RESULT_FIELDS = (
-    "task",
-    "data",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "seed",
-    "holdout_domain",
-    "val_fraction",
-    "skip_bad_images",
-    *RECIPE_FIELDS,
-    "init",
+RESULT_FIELDS = tuple(  # once each: some recipe fields are also plain training flags
+    dict.fromkeys(
+        (
+            "task",
+            "data",
+            "batch_size",
+            "lr",
+            "weight_decay",
+            "seed",
+            "holdout_domain",
+            "val_fraction",
+            "skip_bad_images",
+            *RECIPE_FIELDS,
+            "init",
+        )
+    )
 )
 # What TrainConfig assumes for a field an older run's config.yaml does not have.
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}

@@ -320,6 +320,11 @@ def _set_up(
     check_memory(resolved, device, config.batch_size, training=True)  # before any weight exists
 
     model = seeded_model(spec, len(data.labels), config.seed)
+    if config.batch_size == 1 and _has_batchnorm(model):  # before any step, timed ones included
+        raise UserError(
+            f"{config.spec} has BatchNorm, which needs at least 2 images per step: give "
+            "--batch-size 2 or more"
+        )
     if start is not None:
         load_init(model, config.init, say, start)
     if recipe.normalize is None and norm == "imagenet":
@@ -442,9 +447,13 @@ def _choose_compute(
     return replace(config, precision=precision, memory_format=memory_format)
 
 
+def _has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def _check_last_batch(t: Training) -> None:
     """BatchNorm cannot train on one image: a last batch of one is left out, said once."""
-    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in t.model.modules()):
+    if not _has_batchnorm(t.model):
         return
     share = len(t.sampler)  # this process's images per epoch
     if share < 2:
@@ -844,6 +853,13 @@ def _resolve_for_labels(spec: Spec, labels: tuple[str, ...], config: TrainConfig
 
 
 def _check_resumable(spec: Spec, config: TrainConfig, checkpoint: Checkpoint, run: Path) -> None:
+    if "optimizer" not in checkpoint.state:  # best.pt keeps the weights only
+        last = checkpoint.path.parent / "last.pt"
+        raise UserError(
+            f"cannot resume from {checkpoint.path}: it holds the best weights only, without the "
+            f"optimizer and the position a run continues from; resume from the run directory "
+            f"({checkpoint.path.parent}) or its {last.name}"
+        )
     if spec != checkpoint.spec:
         raise UserError(
             f"cannot resume {run} with {config.spec}: the run trained spec "

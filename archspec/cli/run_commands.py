@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from archspec.cli.spec_commands import add_set_option
@@ -186,7 +187,9 @@ def training_overrides(args: argparse.Namespace) -> dict:
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     given.update(recipe_overrides(args))
     if args.data is not None:
-        given["data"] = str(args.data)
+        # Absolute, so that a resume or a sweep continued from another folder (a SLURM job, a
+        # new shell) finds the same data; symlinks are kept as the user named them.
+        given["data"] = os.path.abspath(args.data)
     if args.set:
         given["spec_set"] = tuple(args.set)
     for name in ("epochs", "batch_size", "workers", "checkpoint_every"):

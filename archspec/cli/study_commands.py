@@ -194,9 +194,12 @@ def visualize_command(args: argparse.Namespace) -> int:
     result = visualize_run(
         args.run, args.out, parse_layer_names(args.layers), args.max_in, args.max_out
     )
-    print(f"filters of {result.checkpoint}:")
-    for fig in result.figures:
-        print(f"  {fig.path}")
+    if result.figures:
+        print(f"filters of {result.checkpoint}:")
+        for fig in result.figures:
+            print(f"  {fig.path}")
+    else:
+        print(f"no filters to show: {result.checkpoint} has no Conv2d layer")
     if result.curves is not None:
         print(f"learning curves: {result.curves}")
     return 0

@@ -203,6 +203,12 @@ def compare_runs(
 
     check_limits(max_in, max_out)
     a, b = (load_checkpoint(find_checkpoint(Path(p))) for p in (run_a, run_b))
+    for run, checkpoint in ((run_a, a), (run_b, b)):
+        if not conv_layers(checkpoint):
+            raise UserError(
+                f"{run} ({checkpoint.spec.name}) has no Conv2d layer: compare looks at conv "
+                "filters and at what conv layers compute, so both runs need at least one"
+            )
     base = None if baseline is None else load_checkpoint(find_checkpoint(Path(baseline)))
     cka = measure_cka(a, b, baseline=base, images=images, data=data, device=device)
     comparison = compare_checkpoints(a, b, cka)

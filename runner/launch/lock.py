@@ -1,8 +1,9 @@
 """One process at a time trains a run directory: an advisory lock file beside it.
 
-`<out>/.<run>.lock` (hidden: it is bookkeeping, not a result) is locked with flock(2). The kernel drops the lock when its holder exits,
-however it exits (Ctrl-C, SIGKILL, a cluster job cancelled), so a lock file left behind by a dead
-process is stale by construction and is simply taken again. The file holds the holder's pid and
+`<out>/.<run>.lock` (hidden: it is bookkeeping, not a result) is locked with flock(2). The kernel
+drops the lock when its holder exits, however it exits (Ctrl-C, SIGKILL, a cluster job
+cancelled), so a lock file left behind by a dead process is stale by construction and is simply
+taken again. The file holds the holder's pid and
 host, only to say who is training the run. Needs a file system with working flock (local disks,
 NFSv4, Lustre mounted with -o flock) when sweeps on several machines share `--out`.
 """
