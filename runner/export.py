@@ -33,6 +33,7 @@ from archspec.memory import check_memory
 from archspec.shapes import resolve
 from runner.checkpoint import Checkpoint
 from runner.data import PACS_MEAN, PACS_STD
+from runner.rundir import RUN_FILES
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}  # format -> suffix of the default file name
 DEFAULT_OPSET = 18  # what the dynamo exporter writes natively (lower ones are converted down)
@@ -199,6 +200,13 @@ def _check_destination(path: Path, checkpoint_path: Path, fmt: str) -> None:
         raise ExportError(f"--out {path} lies under {blocker}, which is a file, not a folder")
     if path.exists() and path.resolve() == Path(checkpoint_path).resolve():
         raise ExportError(f"--out {path} is the checkpoint itself; give another file name")
+    run = Path(checkpoint_path).resolve().parent
+    if path.name in RUN_FILES and path.resolve().parent == run:
+        example = path.with_name(f"model{FORMATS[fmt]}")
+        raise ExportError(
+            f"--out {path} would overwrite the run's own {path.name}; give another file name, "
+            f"e.g. {example}"
+        )
 
 
 def largest_difference(model: nn.Module, exported: Runner, x: torch.Tensor) -> float:

@@ -34,6 +34,21 @@ METRICS_FIELDS = (
 )
 
 
+# What a run directory holds of its own: files no other command may overwrite.
+RUN_FILES = frozenset(
+    {
+        "config.yaml",
+        "spec.yaml",
+        "metrics.csv",
+        "summary.json",
+        "best.pt",
+        "last.pt",
+        "curves.png",
+        "confusion.png",
+    }
+)
+
+
 @dataclass(frozen=True)
 class RunDir:
     path: Path

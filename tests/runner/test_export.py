@@ -235,3 +235,15 @@ def test_each_opset_is_written_as_asked_or_refused_naming_the_lowest(
         assert f"use --opset {LOWEST_OPSET} or higher" in err
         assert "Traceback" not in err
         assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["last.pt", "spec.yaml"])
+def test_the_runs_own_files_are_never_overwritten(run_dir: Path, name: str, capsys) -> None:
+    own = run_dir / name
+    own.write_bytes(b"the run's own file")  # whether the run wrote one or not
+    out = str(own)
+    assert main(["export", str(run_dir), "--format", "torchscript", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert f"would overwrite the run's own {name}" in err and "Traceback" not in err
+    assert own.read_bytes() == b"the run's own file"
+    own.unlink()  # the module's run directory, as the other tests expect it
