@@ -1,6 +1,7 @@
 """Read a `<domain>/<category>/<image>` folder tree: the shape every layout shares."""
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from archspec.text import plural
@@ -75,3 +76,30 @@ def read_tree(base: Path, *, skip: Collection[Path] = ()) -> Tree:
 def categories_of(tree: Tree) -> tuple[str, ...]:
     """All category names over all domains, sorted: the label order of the category task."""
     return tuple(sorted({c for categories in tree.values() for c in categories}))
+
+
+def ignored_note(folders: Iterable[Path]) -> str | None:
+    """What the image folders hold that training does not read, in one line (None: nothing).
+
+    Files of other formats (WebP, GIF, BMP, ...) and folders nested inside an image folder are
+    left out by design; saying how many keeps a user from training on less than they think.
+    """
+    kinds: Counter[str] = Counter()
+    nested = 0
+    for folder in sorted(set(folders)):
+        for entry in folder.iterdir():
+            if is_hidden(entry):
+                continue
+            if entry.is_dir():
+                nested += 1
+            elif entry.suffix.lower() not in IMAGE_SUFFIXES:
+                kinds[entry.suffix.lower() or "(no extension)"] += 1
+    parts = []
+    if kinds:
+        listed = ", ".join(f"{suffix}: {n}" for suffix, n in sorted(kinds.items()))
+        count = plural(sum(kinds.values()), "file")
+        parts.append(f"{count} that are not .jpg/.jpeg/.png ({listed})")
+    if nested:
+        folders_in = plural(nested, "folder")
+        parts.append(f"{folders_in} inside image folders (images must sit directly in them)")
+    return f"note: left out {' and '.join(parts)}" if parts else None

@@ -25,7 +25,14 @@ from pathlib import Path
 
 from archspec.text import plural
 from runner.data.errors import DataError
-from runner.data.folders import Tree, categories_of, image_files, read_tree, visible_dirs
+from runner.data.folders import (
+    Tree,
+    categories_of,
+    ignored_note,
+    image_files,
+    read_tree,
+    visible_dirs,
+)
 from runner.data.kfold import (
     check_split_files_complete,
     find_image_root,
@@ -95,6 +102,9 @@ def discover(
         raise DataError(f"no domain folders in {root}: expected one of these layouts\n{LAYOUTS}")
     if holdout_domain is not None:
         dataset = _hold_out(dataset, holdout_domain, whole_domains)
+    samples = (*dataset.train, *dataset.val, *dataset.test)
+    if note := ignored_note(sample.path.parent for sample in samples):
+        dataset = replace(dataset, notes=(*dataset.notes, note))
     return dataset
 
 

@@ -47,10 +47,22 @@ def test_extensions_any_case_and_hidden_files_ignored(tmp_path, write_png):
         write_png(tmp_path / split / ".trash" / "dog" / "y.png")  # hidden domain folder
         (folder / "notes.txt").write_text("not an image")
         (folder / "e.gif").write_bytes(b"GIF89a")
+    (tmp_path / "train" / "photo" / "dog" / "more").mkdir()  # a folder nested one level too deep
     dataset = discover(tmp_path)
     assert sorted(s.path.name for s in dataset.train) == ["a.png", "b.JPG", "c.jpeg", "d.Png"]
     assert dataset.domains == ("photo",)
     assert dataset.categories == ("dog",)
+    # What is left out is counted, once for both splits; hidden files are not worth a word.
+    assert dataset.notes[-1] == (
+        "note: left out 4 files that are not .jpg/.jpeg/.png (.gif: 2, .txt: 2) and 1 folder "
+        "inside image folders (images must sit directly in them)"
+    )
+
+
+def test_nothing_left_out_says_nothing(tmp_path, write_tree):
+    write_tree(tmp_path / "train", {"photo": {"dog": 2}})
+    write_tree(tmp_path / "val", {"photo": {"dog": 1}})
+    assert not any("left out" in note for note in discover(tmp_path).notes)
 
 
 def test_split_folders_with_different_labels_name_the_difference(tmp_path, write_tree):
