@@ -20,6 +20,7 @@ from runner.data import (
 )
 from runner.data.cache import decode_cached
 from runner.data.channels import check_channels
+from runner.data.images import UndecodableImages
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,21 @@ def prepare_data(
     splits = [("train", dataset.train), ("val", dataset.val)]
     if dataset.test:
         splits.append(("test", dataset.test))
+    broken: list[tuple[Path, str]] = []  # over every split, named together
     for split, samples in splits:
         started = time.perf_counter()
-        lookup = decode_cached(
-            [s.path for s in samples],
-            size,
-            channels=channels,
-            workers=config.workers,
-            progress=progress,
-            skip_bad=config.skip_bad_images,
-        )
+        try:
+            lookup = decode_cached(
+                [s.path for s in samples],
+                size,
+                channels=channels,
+                workers=config.workers,
+                progress=progress,
+                skip_bad=config.skip_bad_images,
+            )
+        except UndecodableImages as error:
+            broken += error.broken
+            continue
         seconds = time.perf_counter() - started
         result = lookup.decoded
         kept = [samples[i] for i in result.kept]
@@ -89,6 +95,8 @@ def prepare_data(
                 f"{size[0]}x{size[1]}, the spec's input size"
             )
         decoded.append((result.images, labels(kept, names, config.task)))
+    if broken:
+        raise UndecodableImages(broken)
     (train_x, train_y), (val_x, val_y), *test = decoded
     if len(val_y) == 0:  # nothing to choose the best epoch by, nor to report
         raise DataError(

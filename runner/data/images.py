@@ -257,13 +257,21 @@ def _read(path: Path) -> torch.Tensor | None:
         return None
 
 
-def undecodable(paths: Sequence[Path], problems: dict[int, str]) -> DataError:
+class UndecodableImages(DataError):
+    """Images that cannot be decoded, each with why: `broken` holds (path, reason) pairs."""
+
+    def __init__(self, broken: Sequence[tuple[Path, str]]):
+        self.broken = list(broken)
+        listing = bullet_list([f"{path}: {reason}" for path, reason in self.broken])
+        super().__init__(
+            f"{plural(len(self.broken), 'image')} cannot be decoded:\n{listing}\n"
+            "delete or replace them, or pass --skip-bad-images to train without them"
+        )
+
+
+def undecodable(paths: Sequence[Path], problems: dict[int, str]) -> UndecodableImages:
     """The one error that names every broken file and the way out."""
-    listing = bullet_list([f"{paths[i]}: {problems[i]}" for i in sorted(problems)])
-    return DataError(
-        f"{plural(len(problems), 'image')} cannot be decoded:\n{listing}\n"
-        "delete or replace them, or pass --skip-bad-images to train without them"
-    )
+    return UndecodableImages([(paths[i], problems[i]) for i in sorted(problems)])
 
 
 def normalize(

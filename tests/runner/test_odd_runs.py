@@ -108,3 +108,19 @@ def test_a_relative_data_path_is_stored_absolute(synthetic, tmp_path, monkeypatc
     assert (
         main(["train", str(spec), "--task", "domain", "--resume", str(run), "--epochs", "2"]) == 0
     )
+
+
+def test_broken_images_of_every_split_are_named_together(tmp_path, write_tree, capsys):
+    write_tree(tmp_path / "data" / "train", {"photo": {"cat": 2, "dog": 2}})
+    write_tree(tmp_path / "data" / "val", {"photo": {"cat": 1, "dog": 1}})
+    broken_train = tmp_path / "data" / "train" / "photo" / "cat" / "zero.png"
+    broken_val = tmp_path / "data" / "val" / "photo" / "dog" / "text.jpg"
+    broken_train.write_bytes(b"")
+    broken_val.write_text("not a picture")
+    spec = write(tmp_path / "small.yaml", SMALL_SPEC)
+    code = train(spec, tmp_path / "data", tmp_path / "runs")
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "2 images cannot be decoded" in err
+    assert str(broken_train) in err and str(broken_val) in err
+    assert not (tmp_path / "runs").exists()
