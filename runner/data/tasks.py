@@ -24,6 +24,13 @@ def check_task(dataset: Dataset, task: str) -> None:
             "<category>/<image>); use --task category, or lay the images out as "
             "<domain>/<category>/<image>"
         )
+    names = label_names(dataset, task)
+    if len(names) == 1:  # training would reach loss 0 and accuracy 1 at once, and mean nothing
+        other = "category" if task == "domain" else "domain"
+        raise DataError(
+            f"--task {task}: the data in {dataset.root} has a single {task}, {names[0]!r}; "
+            f"a classifier needs at least 2: add {task} folders, or use --task {other}"
+        )
     if task == "domain" and dataset.holdout_domain is not None:
         # The model would be scored on a domain it never saw a label for: accuracy is 0.
         raise DataError(

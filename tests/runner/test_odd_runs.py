@@ -111,8 +111,8 @@ def test_a_relative_data_path_is_stored_absolute(synthetic, tmp_path, monkeypatc
 
 
 def test_broken_images_of_every_split_are_named_together(tmp_path, write_tree, capsys):
-    write_tree(tmp_path / "data" / "train", {"photo": {"cat": 2, "dog": 2}})
-    write_tree(tmp_path / "data" / "val", {"photo": {"cat": 1, "dog": 1}})
+    write_tree(tmp_path / "data" / "train", {"photo": {"cat": 2, "dog": 2}, "sketch": {"cat": 2}})
+    write_tree(tmp_path / "data" / "val", {"photo": {"cat": 1, "dog": 1}, "sketch": {"cat": 1}})
     broken_train = tmp_path / "data" / "train" / "photo" / "cat" / "zero.png"
     broken_val = tmp_path / "data" / "val" / "photo" / "dog" / "text.jpg"
     broken_train.write_bytes(b"")
@@ -124,3 +124,13 @@ def test_broken_images_of_every_split_are_named_together(tmp_path, write_tree, c
     assert "2 images cannot be decoded" in err
     assert str(broken_train) in err and str(broken_val) in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_single_class_is_refused(tmp_path, write_tree, capsys):
+    write_tree(tmp_path / "data", {"cat": {"a": 3}, "dog": {"a": 3}})  # one category: "a"
+    spec = write(tmp_path / "small.yaml", SMALL_SPEC)
+    where = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs"), "--quiet"]
+    code = main(["train", str(spec), "--task", "category", *where])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "has a single category, 'a'" in err and "--task domain" in err
