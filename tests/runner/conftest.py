@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from runner.data import write_synthetic
 from tests.runner.helpers import SMALL_SPEC
 
 # domain -> category -> how many images
@@ -59,3 +60,13 @@ def spec_file(tmp_path: Path) -> Path:
     path = tmp_path / "small.yaml"
     path.write_text(SMALL_SPEC)
     return path
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded set's pictures at 24x24, 4 domains x 7 categories x (2 train + 1 val), in
+    the split-folders layout: one per test module. A module needing another set defines its own
+    `synthetic`, which takes precedence."""
+    root = tmp_path_factory.mktemp("synthetic") / "data"
+    write_synthetic(root, seed=0, train_per_class=2, val_per_class=1, size=24)
+    return root

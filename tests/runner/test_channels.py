@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,17 +10,10 @@ import yaml
 from torchvision.io import ImageReadMode, decode_image
 
 from archspec.cli import main
-from runner.data import PACS_MEAN, PACS_STD, decode_images, write_synthetic
+from runner.data import PACS_MEAN, PACS_STD, decode_images
 from tests.runner.helpers import SMALL_SPEC
 
 GRAY_SPEC = SMALL_SPEC.replace("name: Small", "name: Gray").replace("[3, 24, 24]", "[1, 24, 24]")
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("channels") / "data"
-    write_synthetic(root, seed=0, train_per_class=2, val_per_class=1, size=24)
-    return root
 
 
 def test_one_channel_decodes_grayscale(synthetic):

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from archspec.cli import main
-from runner.data import write_synthetic
 from tests.runner.helpers import SMALL_SPEC
 
 NO_CONV_SPEC = """\
@@ -26,13 +24,6 @@ sections:
 BATCHNORM_SPEC = SMALL_SPEC.replace(
     "    - Linear: {out_features: 16}\n", "    - Linear: {out_features: 16}\n    - BatchNorm1d\n"
 )
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    write_synthetic(root, seed=0, train_per_class=2, val_per_class=1, size=24)
-    return root
 
 
 def write(path: Path, text: str) -> Path:

@@ -6,11 +6,8 @@ import io
 import sys
 from pathlib import Path
 
-import pytest
-
 from archspec.cli import main
 from archspec.cli.progress import show_progress
-from runner.data import write_synthetic
 from tests.runner.helpers import SMALL_SPEC
 
 
@@ -23,13 +20,6 @@ def test_bars_only_on_a_terminal_and_never_when_quiet() -> None:
     assert show_progress(False, Terminal())
     assert not show_progress(True, Terminal())
     assert not show_progress(False, io.StringIO())  # a file, a pipe
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    write_synthetic(root, seed=0, train_per_class=2, val_per_class=1, size=24)
-    return root
 
 
 def train_args(spec: Path, data: Path, out: Path) -> list[str]:

@@ -16,7 +16,6 @@ from archspec.cli.run_commands import training_overrides
 from runner.augment import Augmenter
 from runner.checkpoint import load_checkpoint
 from runner.config import TrainConfig
-from runner.data import write_synthetic
 from runner.optimization import build_optimizer, build_schedule
 from runner.recipe import IMAGENET_MEAN, Recipe, recipe_of, statistics
 from runner.train import train_run
@@ -34,13 +33,6 @@ label_smoothing: 0.1
 augment: domainbed
 normalize: {mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3]}
 """
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("recipe") / "data"
-    write_synthetic(root, seed=0, train_per_class=2, val_per_class=1, size=24)
-    return root
 
 
 def overrides(*argv: str) -> dict:

@@ -17,7 +17,6 @@ import pytest
 
 from archspec.cli import main
 from archspec.errors import UserError
-from runner.data import write_synthetic
 from runner.rundir import check_out_dir, new_run_dir
 from tests.runner.helpers import SMALL_SPEC
 
@@ -99,13 +98,6 @@ def test_two_processes_claiming_the_same_name_never_share_a_directory(tmp_path: 
     assert len(runs) == 80
     for run in runs:
         assert len(list(run.iterdir())) == 1, f"{run} was handed to both processes"
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "data"
-    write_synthetic(root, seed=0, train_per_class=2, val_per_class=1, size=24)
-    return root
 
 
 def test_two_trainings_at_once_with_the_same_name_write_two_runs(
