@@ -15,10 +15,9 @@ from archspec.errors import UserError
 from runner.checkpoint import Checkpoint
 from runner.data import DataError, decode_images, normalize
 from runner.data.errors import bullet_list
+from runner.data.folders import IMAGE_FORMATS, IMAGE_SUFFIXES
 from runner.recipe import run_normalization
 
-# What torchvision's decode_image reads. In a folder, other files (notes, CSVs) are not images.
-READABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
 CHUNK = 256  # images decoded at a time: a folder of 10,000 never sits in memory at once
 UNREADABLE = "cannot be decoded as an image"
 
@@ -49,12 +48,12 @@ def expand_images(paths: Sequence[Path]) -> list[Path]:
             found = sorted(
                 p
                 for p in path.rglob("*")
-                if p.suffix.lower() in READABLE_SUFFIXES
+                if p.suffix.lower() in IMAGE_SUFFIXES
                 and p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
-                suffixes = ", ".join(sorted(READABLE_SUFFIXES))
+                suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
                 problems.append(f"{path}: a folder with no image files ({suffixes}) in it")
             images += found
         elif path.is_file():
@@ -143,7 +142,7 @@ def unreadable_error(predictions: Sequence[Prediction]) -> DataError | None:
     return DataError(
         f"{plural(len(bad), 'image')} of {len(predictions)} {'was' if len(bad) == 1 else 'were'} "
         f"not labelled, {UNREADABLE}:\n{bullet_list(bad)}\n"
-        "give image files torchvision reads (PNG, JPEG, GIF, WebP)"
+        f"give image files ({IMAGE_FORMATS})"
     )
 
 

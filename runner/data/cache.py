@@ -52,7 +52,9 @@ try:  # POSIX; elsewhere two processes may both decode, and the rename still kee
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-FORMAT = 1  # bump when the file layout or the decoding changes, so old entries are ignored
+# Bump when the file layout or the decoding changes, so old entries are ignored (2: pictures
+# turned upright by their EXIF orientation).
+FORMAT = 2
 MAGIC = b"ARCHSPEC-DECODED-IMAGES-1\n"
 LENGTH_DIGITS = 16  # the trailer's length, as ASCII digits, just before the magic line
 CHUNK = 64 * 2**20  # bytes per checksum: checked in parallel, one thread per core

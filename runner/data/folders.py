@@ -7,8 +7,10 @@ from pathlib import Path
 from archspec.text import plural
 from runner.data.errors import DataError, bullet_list
 
-# Case-insensitive: cameras and Windows tools write .JPG as often as .jpg.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+# Every format training and prediction read (runner/data/images.py decodes them), by extension
+# in lower case: cameras and Windows tools write .JPG as often as .jpg.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+IMAGE_FORMATS = "JPEG, PNG, WebP, GIF, BMP, TIFF"  # how messages name them
 
 # domain -> category -> image paths, every level sorted by name.
 Tree = dict[str, dict[str, list[Path]]]
@@ -61,7 +63,8 @@ def read_tree(base: Path, *, skip: Collection[Path] = ()) -> Tree:
             images = image_files(category_dir)
             if not images:
                 problems.append(
-                    f"no images under {category_dir}: add .jpg/.png files or remove the folder"
+                    f"no images under {category_dir}: add images ({IMAGE_FORMATS}) or remove "
+                    "the folder"
                 )
             tree[domain_dir.name][category_dir.name] = images
     if len(problems) == 1:
@@ -81,7 +84,7 @@ def categories_of(tree: Tree) -> tuple[str, ...]:
 def ignored_note(folders: Iterable[Path]) -> str | None:
     """What the image folders hold that training does not read, in one line (None: nothing).
 
-    Files of other formats (WebP, GIF, BMP, ...) and folders nested inside an image folder are
+    Files of other kinds (.txt, .csv, .heic, ...) and folders nested inside an image folder are
     left out by design; saying how many keeps a user from training on less than they think.
     """
     kinds: Counter[str] = Counter()
@@ -98,7 +101,7 @@ def ignored_note(folders: Iterable[Path]) -> str | None:
     if kinds:
         listed = ", ".join(f"{suffix}: {n}" for suffix, n in sorted(kinds.items()))
         count = plural(sum(kinds.values()), "file")
-        parts.append(f"{count} that are not .jpg/.jpeg/.png ({listed})")
+        parts.append(f"{count} that are not images ({listed})")
     if nested:
         folders_in = plural(nested, "folder")
         parts.append(f"{folders_in} inside image folders (images must sit directly in them)")

@@ -11,6 +11,7 @@ does not use it (see runner/train.py: slower as a whole pipeline, and other pixe
 """
 
 import functools
+import io
 import math
 import os
 import re
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 from torchvision.transforms.v2 import functional as F
 from tqdm import tqdm
@@ -32,6 +34,10 @@ PACS_MEAN = (0.7659, 0.7463, 0.7173)
 PACS_STD = (0.3089, 0.3181, 0.3470)
 
 READ_MODES = {1: ImageReadMode.GRAY, 3: ImageReadMode.RGB}  # channels -> what the decoder makes
+PIL_MODES = {1: "L", 3: "RGB"}  # the same conversion, for the formats Pillow decodes
+# torchvision decodes JPEG, PNG, WebP and GIF; it has no decoder for BMP and TIFF, which Pillow
+# decodes, told apart by their first bytes (an extension can lie).
+PIL_MAGICS = (b"BM", b"II*\x00", b"MM\x00*")  # BMP, little- and big-endian TIFF
 JPEG_MAGIC = b"\xff\xd8\xff"
 JPEG_BATCH = 256  # images per nvjpeg call: big enough to fill the GPU, small in memory
 
@@ -76,9 +82,27 @@ def _fit(image: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, bool
 
 
 def _decode(data: torch.Tensor, size: tuple[int, int], channels: int) -> tuple[torch.Tensor, bool]:
-    """(C, H, W) uint8 and whether it was resized. Raises RuntimeError for a broken file."""
+    """(C, H, W) uint8 and whether it was resized. Raises RuntimeError for a broken file.
+
+    Pictures are turned upright by their EXIF orientation, as a photo viewer shows them: a phone
+    photo stored sideways would otherwise train as a sideways image.
+    """
+    if bytes(data[:4].tolist()).startswith(PIL_MAGICS):
+        return _fit(_decode_with_pillow(data, channels), size)
     # The mode converts gray/RGBA/palette to RGB, or anything to gray.
-    return _fit(decode_image(data, mode=READ_MODES[channels]), size)
+    image = decode_image(data, mode=READ_MODES[channels], apply_exif_orientation=True)
+    return _fit(image, size)
+
+
+def _decode_with_pillow(data: torch.Tensor, channels: int) -> torch.Tensor:
+    """(C, H, W) uint8 of a BMP or TIFF file's bytes; RuntimeError, as torchvision's, if broken."""
+    try:
+        with Image.open(io.BytesIO(data.numpy().tobytes())) as picture:
+            upright = ImageOps.exif_transpose(picture)  # also loads it: truncation shows here
+            return F.pil_to_tensor(upright.convert(PIL_MODES[channels]))
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
+        # Pillow says "image file is truncated", "cannot identify image file", ...
+        raise RuntimeError(str(error) or type(error).__name__) from None
 
 
 def _one_intra_op_thread() -> None:

@@ -141,7 +141,7 @@ def read_split(files: dict[tuple[str, str], Path], image_root: Path, tree: Tree)
                 continue
             path = image_root.joinpath(*parts[-3:])
             if path not in images:
-                why = "is not a .jpg/.png image" if path.is_file() else "not found"
+                why = "is not an image file" if path.is_file() else "not found"
                 problems.append(f"{here}: {raw} {why} (looked for {path})")
                 continue
             if path in seen_here:

@@ -14,7 +14,8 @@ from the other (source) domains only, as the layout splits them, and test = ever
 (in pacs-kfold, D's test file, which PACS makes the whole domain). The epoch is chosen on val;
 test is only ever reported.
 
-Label names are the folder names, sorted. Images are .jpg/.jpeg/.png in any letter case; hidden
+Label names are the folder names, sorted. Images are JPEG, PNG, WebP, GIF, BMP or TIFF files
+(by extension, in any letter case); hidden
 files and folders (a leading dot) are ignored.
 """
 

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torchvision.transforms.v2 import functional as F
 
 import runner.data.images as images_module
@@ -73,6 +73,61 @@ def test_workers_do_not_change_the_result(tmp_path):
     one = decode_images(paths, (8, 8), workers=1, progress=False)
     three = decode_images(paths, (8, 8), workers=3, progress=False)
     assert torch.equal(one.images, three.images)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("a.jpg", {"quality": 100}),
+        ("a.webp", {"lossless": True}),
+        ("a.gif", {}),
+        ("a.bmp", {}),
+        ("a.tiff", {}),
+        ("a.tif", {"compression": "tiff_lzw"}),
+    ],
+)
+def test_every_format_users_have_is_decoded(tmp_path, name, options):
+    pixels = np.random.default_rng(3).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    picture = Image.fromarray(pixels)
+    if name.endswith(".gif"):  # GIF holds a palette: compare with the palette's colours
+        picture = picture.quantize(16).convert("RGB")
+    path = tmp_path / name
+    picture.save(path, **options)
+    decoded = decode_images([path], (6, 5), progress=False).images[0]
+    expected = rgb_of(path)
+    # JPEG is lossy even at quality 100, and decoders round differently.
+    tolerance = 12 if name.endswith(".jpg") else 0
+    assert (decoded.int() - expected.int()).abs().max() <= tolerance
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo.tiff"])
+def test_pictures_are_turned_upright_by_their_exif_orientation(tmp_path, name):
+    # 6 = "rotate 90 clockwise to view": a phone held upright stores its picture sideways.
+    stored = np.zeros((4, 8, 3), dtype=np.uint8)  # 4 high, 8 wide as stored
+    stored[:, :4] = 255  # the left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / name
+    Image.fromarray(stored).save(path, exif=exif)
+    viewed = np.array(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))  # 8 high, 4 wide
+    decoded = decode_images([path], (8, 4), progress=False).images[0]
+    assert decoded.shape == (3, 8, 4)  # not resized from a sideways 4 x 8
+    assert (decoded.permute(1, 2, 0).int() - torch.from_numpy(viewed).int()).abs().max() <= 12
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "BMP", "TIFF", "WEBP"])
+def test_a_truncated_image_is_named_with_its_path(tmp_path, write_png, fmt):
+    whole = io.BytesIO()
+    pixels = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(whole, fmt)
+    good = write_png(tmp_path / "good.png")
+    cut = tmp_path / f"cut.{fmt.lower()}"
+    cut.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    with pytest.raises(DataError) as error:
+        decode_images([good, cut], (32, 32), progress=False)
+    message = str(error.value)
+    assert message.startswith("1 image cannot be decoded") and str(cut) in message
+    assert str(good) not in message
 
 
 @pytest.fixture

@@ -40,21 +40,29 @@ def test_split_folders_found_with_counts_and_names(tmp_path, write_tree):
 def test_extensions_any_case_and_hidden_files_ignored(tmp_path, write_png):
     for split in ("train", "val"):
         folder = tmp_path / split / "photo" / "dog"
-        for name in ("a.png", "b.JPG", "c.jpeg", "d.Png"):
-            write_png(folder / name)
+        for name in ("a.png", "b.JPG", "c.jpeg", "d.Png", "e.WebP", "f.bmp", "g.tif"):
+            write_png(folder / name)  # PNG bytes under other names: discovery goes by extension
         write_png(folder / ".hidden.png")
         write_png(tmp_path / split / "photo" / ".cache" / "x.png")  # hidden category folder
         write_png(tmp_path / split / ".trash" / "dog" / "y.png")  # hidden domain folder
         (folder / "notes.txt").write_text("not an image")
-        (folder / "e.gif").write_bytes(b"GIF89a")
+        (folder / "h.heic").write_bytes(b"not decoded")
     (tmp_path / "train" / "photo" / "dog" / "more").mkdir()  # a folder nested one level too deep
     dataset = discover(tmp_path)
-    assert sorted(s.path.name for s in dataset.train) == ["a.png", "b.JPG", "c.jpeg", "d.Png"]
+    assert sorted(s.path.name for s in dataset.train) == [
+        "a.png",
+        "b.JPG",
+        "c.jpeg",
+        "d.Png",
+        "e.WebP",
+        "f.bmp",
+        "g.tif",
+    ]
     assert dataset.domains == ("photo",)
     assert dataset.categories == ("dog",)
     # What is left out is counted, once for both splits; hidden files are not worth a word.
     assert dataset.notes[-1] == (
-        "note: left out 4 files that are not .jpg/.jpeg/.png (.gif: 2, .txt: 2) and 1 folder "
+        "note: left out 4 files that are not images (.heic: 2, .txt: 2) and 1 folder "
         "inside image folders (images must sit directly in them)"
     )
 
