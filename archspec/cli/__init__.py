@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from archspec.cli.help_format import show_defaults
 from archspec.cli.version import archspec_version
+from archspec.distribution import DISTRIBUTION, clash_message, other_archspec_version
 from archspec.errors import UserError
 
 EXIT_USER_ERROR = 2  # the same code argparse uses for a bad command line
@@ -27,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative CNN architectures: YAML specs compiled into PyTorch modules, "
         "trained, visualized and compared.",
     )
-    parser.add_argument("--version", action="version", version=f"archspec {archspec_version()}")
+    parser.add_argument(
+        "--version", action="version", version=f"{DISTRIBUTION} {archspec_version()}"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (spec_commands, run_commands, study_commands, deploy_commands):
         module.add_commands(subparsers)
@@ -36,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    other = other_archspec_version()
+    if other is not None:
+        print(f"archspec: error: {clash_message(other)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -6,12 +6,14 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+from archspec.distribution import DISTRIBUTION
+
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def archspec_version() -> str:
     try:
-        return metadata.version("archspec")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         pass
     # Run from a checkout that was never installed (PYTHONPATH=.): pyproject.toml says it.

@@ -62,7 +62,7 @@ def test_version_is_the_installed_package_s(capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0
-    assert capsys.readouterr().out == f"archspec {metadata.version('archspec')}\n"
+    assert capsys.readouterr().out == f"archspec-torch {metadata.version('archspec-torch')}\n"
 
 
 def test_version_from_a_source_tree_that_was_never_installed(monkeypatch, capsys) -> None:
@@ -97,7 +97,7 @@ def test_python_dash_m_archspec_version() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("archspec ") and done.stdout.strip() != "archspec"
+    assert done.stdout.startswith("archspec-torch ") and done.stdout.strip() != "archspec-torch"
 
 
 @pytest.mark.parametrize("command", ["train", "sweep"])
@@ -123,3 +123,17 @@ def test_training_defaults_in_help_are_train_config_s(command: str) -> None:
         assert shown == value, f"--{name}: help says {said[1]}, TrainConfig has {value}"
         checked += 1
     assert checked >= 7  # --workers defaults to None (one thread per core): not compared
+
+
+def test_the_other_archspec_package_installed_beside_is_named(
+    monkeypatch, tmp_path, capsys
+) -> None:
+    # The system-architecture library of the same import name, as pip installs it.
+    info = tmp_path / "archspec-0.2.7.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: archspec\nVersion: 0.2.7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["layers"]) == 2
+    err = capsys.readouterr().err
+    assert "'archspec' 0.2.7" in err and "Traceback" not in err
+    assert "fix: install archspec-torch into its own virtual environment" in err
