@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from archspec.catalog import names_hint, shipped_name, spec_path
 from archspec.document_tree import (
     LAYER_ID,
     Node,
@@ -128,12 +129,15 @@ class _Composer:
         here = Path(doc.source).parent
         path = here / value
         shown = os.path.normpath(path)
+        if not path.exists() and shipped_name(value) is not None:
+            path = shown = spec_path(value)  # `extends: tiny`: a shipped spec, by name
         if path.is_dir():
             raise problem(f"{shown} is a folder", "name a spec file in it, e.g. alexnet.yaml")
         if not path.is_file():
             raise problem(
                 f"the base file {shown} does not exist",
-                f"the path is relative to this file's folder ({os.path.normpath(here)}/)",
+                f"the path is relative to this file's folder ({os.path.normpath(here)}/), "
+                + names_hint(),
             )
         resolved = path.resolve()
         if resolved in chain:

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from archspec.catalog import names_hint
 from archspec.errors import Problem, SpecError
 
 MAX_VALUES = 100_000  # far beyond any network spec, far below what would exhaust memory
@@ -49,7 +50,7 @@ def read_spec_file(path: str | Path) -> Document:
     except FileNotFoundError:
         raise SpecError(
             str(path),
-            [Problem("file not found", hint="check the path (e.g. architectures/*.yaml)")],
+            [Problem("file not found", hint=f"check the path, {names_hint()}")],
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(str(path), [Problem(f"cannot read the file: {e}")]) from None

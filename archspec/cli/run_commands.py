@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from archspec.catalog import spec_path
 from archspec.cli.spec_commands import add_set_option
 from archspec.errors import UserError
 from archspec.io import check_writable_folder
@@ -205,7 +206,9 @@ def training_overrides(args: argparse.Namespace) -> dict:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a spec for the category or domain task")
-    p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/alexnet.yaml")
+    p.add_argument(
+        "spec", type=spec_path, help="a spec file or a shipped spec's name, e.g. alexnet"
+    )
     p.add_argument(
         "--task",
         choices=TASK_CHOICES,

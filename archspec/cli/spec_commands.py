@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from archspec.catalog import spec_path
 from archspec.errors import SpecError, UserError
 from archspec.text import plural
 
@@ -39,14 +40,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "build", help="compile a spec and print the model and its per-layer table"
     )
-    p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/alexnet.yaml")
+    p.add_argument(
+        "spec", type=spec_path, help="a spec file or a shipped spec's name, e.g. alexnet"
+    )
     add_task_options(p)
     add_set_option(p)
     p.add_argument("--no-summary", action="store_true", help="print the model only")
     p.set_defaults(handler=build_command)
 
     p = subparsers.add_parser("validate", help="check spec files and report every problem")
-    p.add_argument("specs", type=Path, nargs="+", metavar="SPEC")
+    p.add_argument("specs", type=spec_path, nargs="+", metavar="SPEC")
     add_task_options(p)
     add_set_option(p)
     p.set_defaults(handler=validate_command)
@@ -56,7 +59,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="print the spec fully resolved: extends applied, blocks and repeats written out, "
         "every inferred size written in",
     )
-    p.add_argument("spec", type=Path, help="a spec file, e.g. architectures/dilation.yaml")
+    p.add_argument(
+        "spec", type=spec_path, help="a spec file or a shipped spec's name, e.g. dilation"
+    )
     add_task_options(p)
     add_set_option(p)
     p.set_defaults(handler=expand_command)
@@ -71,13 +76,26 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "change does. Exit 0 when they build the same model, 1 when not, 2 on a mistake.",
     )
     p.add_argument(
-        "spec_a", type=Path, metavar="A", help="a spec file, e.g. architectures/alexnet.yaml"
+        "spec_a", type=spec_path, metavar="A", help="a spec file or a shipped spec's name"
     )
-    p.add_argument("spec_b", type=Path, metavar="B", help="the spec to compare it with")
+    p.add_argument("spec_b", type=spec_path, metavar="B", help="the spec to compare it with")
     add_task_options(p)
     add_set_option(p)
     p.add_argument("--json", action="store_true", help="print the differences as JSON")
     p.set_defaults(handler=diff_command)
+
+    p = subparsers.add_parser(
+        "models",
+        help="list the shipped specs, usable by name anywhere a spec file is, with their cost",
+    )
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bind num_classes to N for the counts (default: 1000, ImageNet's, as torchvision)",
+    )
+    p.set_defaults(handler=models_command, task=None)
 
     p = subparsers.add_parser("layers", help="list the layer kinds a spec may use, with fields")
     p.add_argument("kinds", nargs="*", metavar="KIND", help="only these kinds")
@@ -174,6 +192,37 @@ def diff_command(args: argparse.Namespace) -> int:
     else:
         print(result.render(), end="")
     return 0 if result.equal else 1
+
+
+def models_command(args: argparse.Namespace) -> int:
+    from archspec.catalog import shipped_specs
+    from archspec.shapes import resolve
+    from archspec.spec import load_spec
+
+    _check_num_classes(args)
+    rows = [("name", "class", "params", "mult-adds", "input", "description")]
+    for name, path in shipped_specs().items():
+        resolved = resolve(load_spec(path), args.num_classes)
+        spec = resolved.spec
+        rows.append(
+            (
+                name,
+                spec.name,
+                f"{resolved.total_params / 1e6:.2f} M",
+                f"{resolved.total_mult_adds / 1e9:.2f} G",
+                "x".join(map(str, spec.input_shape)),
+                spec.description or "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        counts = (2, 3)  # right-aligned, like numbers
+        cells = [
+            c.rjust(w) if i in counts else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    return 0
 
 
 def layers_command(args: argparse.Namespace) -> int:

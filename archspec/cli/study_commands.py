@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from archspec.catalog import spec_path
 from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
 from archspec.errors import UserError
 from archspec.io import check_writable_folder
@@ -166,7 +167,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "sweep",
         help="train every spec for every task (resuming an interrupted sweep), then write a report",
     )
-    p.add_argument("specs", type=Path, nargs="+", metavar="SPEC", help="spec files")
+    p.add_argument(
+        "specs", type=spec_path, nargs="+", metavar="SPEC", help="spec files or shipped names"
+    )
     p.add_argument(
         "--task",
         nargs="+",
