@@ -49,6 +49,9 @@ class ModelSummary:
     total_mult_adds: int  # per image
     activation_bytes: int  # per image, float32 outputs of every layer
 
+    def __str__(self) -> str:
+        return self.render()
+
     def render(self) -> str:
         body = [
             (
