@@ -21,7 +21,13 @@ EXIT_USER_ERROR = 2  # the same code argparse uses for a bad command line
 def build_parser() -> argparse.ArgumentParser:
     # Each module imports its heavy dependencies (torch, matplotlib) inside its commands, so
     # building the parser stays fast.
-    from archspec.cli import deploy_commands, run_commands, spec_commands, study_commands
+    from archspec.cli import (
+        cache_commands,
+        deploy_commands,
+        run_commands,
+        spec_commands,
+        study_commands,
+    )
 
     parser = argparse.ArgumentParser(
         prog="archspec",
@@ -32,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"{DISTRIBUTION} {archspec_version()}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (spec_commands, run_commands, study_commands, deploy_commands):
+    for module in (spec_commands, run_commands, study_commands, deploy_commands, cache_commands):
         module.add_commands(subparsers)
     show_defaults(parser)
     return parser

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from archspec.io import current_umask
+from runner.cache_root import cache_root
 from runner.data.errors import DataError
 from runner.data.shapes import CATEGORIES, place
 from runner.data.styles import DOMAINS, STYLES
@@ -92,12 +93,8 @@ def _read_recipe(marker: Path) -> dict | None:
 
 
 def default_cache_dir() -> Path:
-    """$ARCHSPEC_CACHE, else $XDG_CACHE_HOME/archspec, else ~/.cache/archspec."""
-    if os.environ.get("ARCHSPEC_CACHE"):
-        return Path(os.environ["ARCHSPEC_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "archspec"
-    return Path.home() / ".cache" / "archspec"
+    """The root of every archspec cache (see runner.cache_root)."""
+    return cache_root()
 
 
 def embedded_dataset(seed: int = 0) -> Path:
