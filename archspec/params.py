@@ -18,6 +18,7 @@ from typing import Any
 
 WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 WHOLE_EXPR = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
+NAME = re.compile(r"(?<![0-9.])[A-Za-z_][A-Za-z0-9_]*")
 TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\d*\.\d+|\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/%()]))")
 MAX_EXPRESSION = 200  # characters; a field's arithmetic is never longer
 MAX_MAGNITUDE = 2**63  # results beyond 64 bits are refused, not carried along as huge ints
@@ -42,6 +43,22 @@ def referenced_names(value: Any) -> list[str]:
     if not expr:
         return []
     return [name for _, name, _ in _tokens(expr.group(1)) if name]
+
+
+def mentioned_names(value: Any) -> list[str]:
+    """Every name a value mentions, in lists and mappings too, read leniently: an expression
+    that does not parse still mentions its names (its error is reported where it is used)."""
+    if isinstance(value, list):
+        return [name for v in value for name in mentioned_names(v)]
+    if isinstance(value, Mapping):
+        return [name for v in value.values() for name in mentioned_names(v)]
+    if not is_reference(value):
+        return []
+    whole = WHOLE_NAME.match(value)
+    if whole:
+        return [whole.group(1)]
+    expr = WHOLE_EXPR.match(value)
+    return NAME.findall(expr.group(1)) if expr else []
 
 
 def substitute(value: Any, params: Mapping[str, Any]) -> Any:

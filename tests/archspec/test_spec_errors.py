@@ -176,8 +176,8 @@ CASES = [
           forward: [ReLU]
         """,
         "line 3, section forward: 'forward' cannot name a section",
-        "attribute of torch.nn.Module",
-        "fix: use a name such as features, classifier, head",
+        "every torch.nn.Module has an attribute 'forward'",
+        "fix: rename it, e.g. forward_",
     ),
     case(
         "section-named-to",
