@@ -164,7 +164,7 @@ class Expander:
                     f"block {name} declares the parameter '{key}' and never uses it",
                     (*src, "params", key),
                     scope,
-                    hint=f"use it in a field (e.g. stride: ${key}), or remove it from params",
+                    hint=f"use it in a field as ${key}, or remove it from params",
                 )
         self.blocks[name] = BlockDef(
             name, dict(params), bodies[0], definition[bodies[0]], (*src, bodies[0])

@@ -143,6 +143,39 @@ sections:
         "did you mean channels?",
     ),
     case(
+        "first-without-repeat",
+        "    - Unit: {channels: 4}\n      first: {stride: 2}",
+        "line 12: first changes the first of the copies that repeat makes, and this item has no "
+        "repeat",
+        "fix: add repeat: N beside it, or write these fields into the layer itself",
+        build=True,
+    ),
+    case(
+        "first-on-a-layer-without-repeat",
+        "    - Conv2d: {out_channels: 4, kernel_size: 3}\n      first: {stride: 2}",
+        "line 12: first changes the first of the copies",
+        build=True,
+    ),
+    case(
+        "first-empty",
+        "    - Unit: {channels: 4}\n      repeat: 2\n      first: {}",
+        "line 13: first is empty: it changes nothing",
+        "fix: remove it",
+    ),
+    case(
+        "first-on-a-sequential",
+        "    - Sequential: [ReLU]\n      repeat: 2\n      first: {inplace: true}",
+        "line 13: first changes fields or block parameters, and a Sequential has neither",
+        "fix: define the group as a block with params",
+    ),
+    case(
+        "block-parameter-never-used",
+        "",
+        "line 5: block Unit declares the parameter 'groups' and never uses it",
+        "fix: use it in a field as $groups, or remove it from params",
+        text=BLOCK.replace("stride: 1}", "stride: 1, groups: 1}") % "    - Unit: {channels: 4}",
+    ),
+    case(
         "repeat-zero",
         "    - Unit: {channels: 4}\n      repeat: 0",
         "line 12: repeat must be a positive integer, got 0",
