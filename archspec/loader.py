@@ -227,6 +227,22 @@ def _expanded_size(node: yaml.Node, budget: int) -> int:
     return count
 
 
+# Plain keys YAML reads as true, false or null (yes, on, off, ~...): two of them in one mapping
+# would silently become one, and none is a name or a field of the spec language.
+_SURPRISING_KEYS = {"tag:yaml.org,2002:bool": "true or false", "tag:yaml.org,2002:null": "null"}
+
+
+def _surprising_key(key_node: yaml.ScalarNode) -> Problem:
+    key, read_as = key_node.value, _SURPRISING_KEYS[key_node.tag]
+    return Problem(
+        f"the key '{key}' is read by YAML as {read_as}, not as a name"
+        if key
+        else (f"a key is missing: YAML reads the empty key as {read_as}"),
+        hint=f"quote it ('{key}') or choose another name" if key else "write the key",
+        line=key_node.start_mark.line + 1,
+    )
+
+
 def _index_lines(node: yaml.Node, path: Path_, lines: dict, problems: list[Problem]) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -243,6 +259,8 @@ def _index_lines(node: yaml.Node, path: Path_, lines: dict, problems: list[Probl
                     )
                 )
             seen.add(key)
+            if key_node.tag in _SURPRISING_KEYS:
+                problems.append(_surprising_key(key_node))
             _index_lines(value_node, (*path, key), lines, problems)
             lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
