@@ -306,7 +306,7 @@ class Expander:
         try:
             value = substitute(value, scope.params)
         except ParamError as e:
-            self.problem(f"repeat: {e}", src, scope)
+            self.problem(f"repeat: {e}", src, scope, hint=e.hint)
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem(
@@ -397,7 +397,9 @@ class Expander:
             try:
                 values[key] = substitute(value, scope.params)
             except ParamError as e:
-                self.problem(f"{key}: {e}", (*src, key), scope, where=f"{label} {kind}.{key}")
+                self.problem(
+                    f"{key}: {e}", (*src, key), scope, hint=e.hint, where=f"{label} {kind}.{key}"
+                )
                 return None
         result = validate_fields(
             schema,
@@ -466,7 +468,7 @@ class Expander:
             try:
                 params[key] = substitute(value, scope.params)
             except ParamError as e:
-                self.problem(f"{key}: {e}", (*src, key), scope)
+                self.problem(f"{key}: {e}", (*src, key), scope, hint=e.hint)
                 ok = False
                 continue
             outer = referenced_names(value)
@@ -590,7 +592,7 @@ class Expander:
         try:
             shortcut = substitute(shortcut, scope.params) if isinstance(shortcut, str) else shortcut
         except ParamError as e:
-            self.problem(f"shortcut: {e}", (*src, "shortcut"), scope)
+            self.problem(f"shortcut: {e}", (*src, "shortcut"), scope, hint=e.hint)
             return None
         if shortcut not in ("auto", "identity"):
             if isinstance(shortcut, str):
@@ -667,7 +669,7 @@ class Expander:
         try:
             merge = substitute(merge, scope.params)
         except ParamError as e:
-            self.problem(f"merge: {e}", (*src, "merge"), scope)
+            self.problem(f"merge: {e}", (*src, "merge"), scope, hint=e.hint)
             return None
         if merge not in ("concat", "sum"):
             self.problem(

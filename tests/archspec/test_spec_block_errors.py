@@ -231,3 +231,27 @@ def test_block_mistake_is_reported(text: str, build: bool, fragments, cli, write
     assert str(path) in result.text
     for fragment in fragments:
         assert fragment in result.text, f"{fragment!r} not in:\n{result.text}"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ('    - Unit: {channels: "${4 +}"}', "channels: the expression ends too early"),
+        ('    - Unit: {channels: "${4 ** 2}"}', "channels: unexpected '*'"),
+        ('    - Unit: {channels: "$4"}', "is neither $name nor ${expression}"),
+        ('    - Unit: {channels: "${(4}"}', "a '(' is not closed"),
+        ('    - Unit: {channels: "${4 / (1 - 1)}"}', "division by zero"),
+        ('    - Unit: {channels: "${4 @ 2}"}', "cannot read '@ 2'"),
+        ('    - Conv2d: {out_channels: "$width", kernel_size: 3}', "unknown parameter 'width'"),
+        ('    - ReLU:\n      repeat: "${2 * n}"', "repeat: unknown parameter 'n'"),
+        ('    - Residual: {body: [ReLU], shortcut: "$kind"}', "shortcut: unknown parameter"),
+        ('    - Parallel: {branches: [[ReLU], [ReLU]], merge: "${m}"}', "merge: unknown parameter"),
+    ],
+)
+def test_every_expression_error_ends_with_a_fix(item: str, message: str, cli, write_spec) -> None:
+    result = cli("validate", write_spec(BLOCK % item))
+    assert result.code == EXIT_USER_ERROR, result.text
+    lines = result.text.splitlines()
+    found = [i for i, line in enumerate(lines) if message in line]
+    assert found, f"{message!r} not in:\n{result.text}"
+    assert lines[found[0] + 1].startswith("    fix: "), result.text
