@@ -474,7 +474,7 @@ class Expander:
             outer = referenced_names(value)
             param_src[key] = scope.param_src.get(outer[0], (*src, key)) if outer else (*src, key)
         for key, default in block.params.items():
-            if key in params:
+            if key in params or key in fields:  # given, its problem (if any) already told
                 continue
             if default == REQUIRED:
                 self.problem(
@@ -549,7 +549,15 @@ class Expander:
             )
         if bad:
             return None
-        if CLASS in fields and class_name is None:
+        if CLASS in fields and class_name is not None:
+            self.problem(
+                f"block {class_name} prints under its own name, so this class: would be ignored",
+                (*src, CLASS),
+                scope,
+                hint=f"remove class: here, or name the block {as_yaml(fields[CLASS])}",
+            )
+            return None
+        if CLASS in fields:
             class_name = self.class_of(fields, src, scope)
             if class_name is None:
                 return None

@@ -169,6 +169,17 @@ sections:
         "fix: define the group as a block with params",
     ),
     case(
+        "class-inside-a-block",
+        "",
+        "line 7: block Unit prints under its own name, so this class: would be ignored",
+        "fix: remove class: here, or name the block Other",
+        text=BLOCK.replace(
+            "    layers:\n      conv:",
+            "    Residual:\n      class: Other\n      body:\n        conv:",
+        ).replace("      relu: ReLU", "        relu: ReLU")
+        % "    - Unit: {channels: 3}",
+    ),
+    case(
         "block-parameter-never-used",
         "",
         "line 5: block Unit declares the parameter 'groups' and never uses it",
