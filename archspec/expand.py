@@ -32,7 +32,15 @@ from typing import Any
 
 from archspec.errors import Problem
 from archspec.layers import LAYER_KINDS, suggest_kind
-from archspec.layers.reserved import BRANCH, LAYER, RESIDUAL, SECTION, free_name, name_clash
+from archspec.layers.reserved import (
+    BRANCH,
+    LAYER,
+    RESIDUAL,
+    SECTION,
+    SHORTCUT,
+    free_name,
+    name_clash,
+)
 from archspec.loader import Document
 from archspec.params import ParamError, mentioned_names, referenced_names, substitute
 from archspec.tree import Layer, Node, Parallel, Residual, Sequence
@@ -612,7 +620,7 @@ class Expander:
                 )
                 return None
             shortcut = self.group(
-                shortcut, (*src, "shortcut"), scope, "downsample", f"{label}.downsample"
+                shortcut, (*src, "shortcut"), scope, SHORTCUT, f"{label}.{SHORTCUT}"
             )
             if shortcut is None:
                 return None
