@@ -32,8 +32,17 @@ from typing import Any
 
 from archspec.errors import Problem
 from archspec.layers import LAYER_KINDS, suggest_kind
+from archspec.layers.reserved import (
+    BRANCH,
+    LAYER,
+    RESIDUAL,
+    SECTION,
+    SHORTCUT,
+    free_name,
+    name_clash,
+)
 from archspec.loader import Document
-from archspec.params import ParamError, referenced_names, substitute
+from archspec.params import ParamError, mentioned_names, referenced_names, substitute
 from archspec.tree import Layer, Node, Parallel, Residual, Sequence
 from archspec.validate import as_yaml, validate_fields
 
@@ -155,6 +164,16 @@ class Expander:
                 hint="e.g. params: {planes: required, stride: 1}",
             )
             return
+        used = set(mentioned_names(definition[bodies[0]]))
+        for key in params:
+            if key not in used:
+                # a value given for it at a use would be silently ignored
+                self.problem(
+                    f"block {name} declares the parameter '{key}' and never uses it",
+                    (*src, "params", key),
+                    scope,
+                    hint=f"use it in a field as ${key}, or remove it from params",
+                )
         self.blocks[name] = BlockDef(
             name, dict(params), bodies[0], definition[bodies[0]], (*src, bodies[0])
         )
@@ -169,8 +188,10 @@ class Expander:
         name: str,
         label: str,
         class_name: str | None = None,
+        role: str = LAYER,
     ) -> Sequence | None:
-        """A list (numbered children) or a mapping (named children) of layers."""
+        """A list (numbered children) or a mapping (named children) of layers; `role` says
+        what the named children become (a Sequential's, or a Residual's own, attributes)."""
         if isinstance(raw, list):
             if not raw:
                 self.problem(
@@ -198,14 +219,10 @@ class Expander:
             ok = True
             for key, item in raw.items():
                 key = str(key)
-                if not _valid_name(key):
-                    self.problem(
-                        f"'{key}' cannot name a layer: use an identifier that is not an "
-                        "attribute of torch.nn.Module",
-                        (*src, key),
-                        scope,
-                        hint="e.g. conv1, bn1, relu, downsample",
-                    )
+                refusal = name_refusal(key, role, "a layer")
+                if refusal is not None:
+                    message, hint = refusal
+                    self.problem(message, (*src, key), scope, hint=hint, where=f"{label}.{key}")
                     ok = False
                     continue
                 node = self.item(
@@ -233,13 +250,7 @@ class Expander:
         if isinstance(item, Mapping) and any(k in ITEM_OPTIONS for k in item):
             count = self.repeat_count(item.get("repeat", 1), (*src, "repeat"), scope)
             first = item.get("first")
-            if first is not None and not isinstance(first, Mapping):
-                self.problem(
-                    f"first must be a mapping of fields for the first copy, got {as_yaml(first)}",
-                    (*src, "first"),
-                    scope,
-                    hint="e.g. first: {stride: 2}",
-                )
+            if "first" in item and not self.first_applies(item, src, scope):
                 return None
             item = {k: v for k, v in item.items() if k not in ITEM_OPTIONS}
             if count is None:
@@ -259,11 +270,51 @@ class Expander:
             nodes.append(node)
         return nodes
 
+    def first_applies(self, item: Mapping, src: tuple, scope: Scope) -> bool:
+        """`first:` changes the first of the copies `repeat` makes; refuse one that would
+        change nothing (no repeat, no fields, nothing with fields to change)."""
+        first, at = item["first"], (*src, "first")
+        if not isinstance(first, Mapping):
+            self.problem(
+                f"first must be a mapping of fields for the first copy, got {as_yaml(first)}",
+                at,
+                scope,
+                hint="e.g. first: {stride: 2}",
+            )
+            return False
+        if "repeat" not in item:
+            self.problem(
+                "first changes the first of the copies that repeat makes, and this item has "
+                "no repeat",
+                at,
+                scope,
+                hint="add repeat: N beside it, or write these fields into the layer itself",
+            )
+            return False
+        if not first:
+            self.problem(
+                "first is empty: it changes nothing",
+                at,
+                scope,
+                hint="remove it, or give the fields of the first copy (e.g. first: {stride: 2})",
+            )
+            return False
+        kinds = [k for k in item if k not in ITEM_OPTIONS]
+        if kinds == ["Sequential"]:
+            self.problem(
+                "first changes fields or block parameters, and a Sequential has neither",
+                at,
+                scope,
+                hint="define the group as a block with params, and set them in first",
+            )
+            return False
+        return True
+
     def repeat_count(self, value: Any, src: tuple, scope: Scope) -> int | None:
         try:
             value = substitute(value, scope.params)
         except ParamError as e:
-            self.problem(f"repeat: {e}", src, scope)
+            self.problem(f"repeat: {e}", src, scope, hint=e.hint)
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem(
@@ -354,7 +405,9 @@ class Expander:
             try:
                 values[key] = substitute(value, scope.params)
             except ParamError as e:
-                self.problem(f"{key}: {e}", (*src, key), scope, where=f"{label} {kind}.{key}")
+                self.problem(
+                    f"{key}: {e}", (*src, key), scope, hint=e.hint, where=f"{label} {kind}.{key}"
+                )
                 return None
         result = validate_fields(
             schema,
@@ -423,13 +476,13 @@ class Expander:
             try:
                 params[key] = substitute(value, scope.params)
             except ParamError as e:
-                self.problem(f"{key}: {e}", (*src, key), scope)
+                self.problem(f"{key}: {e}", (*src, key), scope, hint=e.hint)
                 ok = False
                 continue
             outer = referenced_names(value)
             param_src[key] = scope.param_src.get(outer[0], (*src, key)) if outer else (*src, key)
         for key, default in block.params.items():
-            if key in params:
+            if key in params or key in fields:  # given, its problem (if any) already told
                 continue
             if default == REQUIRED:
                 self.problem(
@@ -504,7 +557,15 @@ class Expander:
             )
         if bad:
             return None
-        if CLASS in fields and class_name is None:
+        if CLASS in fields and class_name is not None:
+            self.problem(
+                f"block {class_name} prints under its own name, so this class: would be ignored",
+                (*src, CLASS),
+                scope,
+                hint=f"remove class: here, or name the block {as_yaml(fields[CLASS])}",
+            )
+            return None
+        if CLASS in fields:
             class_name = self.class_of(fields, src, scope)
             if class_name is None:
                 return None
@@ -542,12 +603,12 @@ class Expander:
         if "body" not in fields:
             self.problem("Residual needs a body", src, scope, hint=_EXAMPLE["Residual"])
             return None
-        body = self.group(fields["body"], (*src, "body"), scope, "body", label)
+        body = self.group(fields["body"], (*src, "body"), scope, "body", label, role=RESIDUAL)
         shortcut: Any = fields.get("shortcut", "auto")
         try:
             shortcut = substitute(shortcut, scope.params) if isinstance(shortcut, str) else shortcut
         except ParamError as e:
-            self.problem(f"shortcut: {e}", (*src, "shortcut"), scope)
+            self.problem(f"shortcut: {e}", (*src, "shortcut"), scope, hint=e.hint)
             return None
         if shortcut not in ("auto", "identity"):
             if isinstance(shortcut, str):
@@ -559,13 +620,15 @@ class Expander:
                 )
                 return None
             shortcut = self.group(
-                shortcut, (*src, "shortcut"), scope, "downsample", f"{label}.downsample"
+                shortcut, (*src, "shortcut"), scope, SHORTCUT, f"{label}.{SHORTCUT}"
             )
             if shortcut is None:
                 return None
         after = None
         if fields.get("after") is not None:
-            after = self.group(fields["after"], (*src, "after"), scope, "after", label)
+            after = self.group(
+                fields["after"], (*src, "after"), scope, "after", label, role=RESIDUAL
+            )
             if after is None:
                 return None
         if body is None:
@@ -593,7 +656,7 @@ class Expander:
             twin = mine.get(child.name)
             if twin is None:
                 continue
-            if child.name == "downsample" or not (
+            if not (
                 isinstance(twin, Layer)
                 and isinstance(child, Layer)
                 and twin.spec == child.spec
@@ -607,11 +670,6 @@ class Expander:
                     "(e.g. relu), which then is one module used twice",
                 )
                 return False
-        if any(c.name == "downsample" for c in (*body.children, *after.children)):
-            self.problem(
-                "'downsample' is the shortcut's name in a Residual", src, scope, hint="rename it"
-            )
-            return False
         return True
 
     def parallel(
@@ -627,7 +685,7 @@ class Expander:
         try:
             merge = substitute(merge, scope.params)
         except ParamError as e:
-            self.problem(f"merge: {e}", (*src, "merge"), scope)
+            self.problem(f"merge: {e}", (*src, "merge"), scope, hint=e.hint)
             return None
         if merge not in ("concat", "sum"):
             self.problem(
@@ -654,8 +712,10 @@ class Expander:
         branches = []
         for key, branch in named:
             index: Any = int(key) if isinstance(raw, list) else key
-            if isinstance(raw, Mapping) and not _valid_name(key):
-                self.problem(f"'{key}' cannot name a branch", (*bsrc, index), scope)
+            refusal = name_refusal(key, BRANCH, "a branch") if isinstance(raw, Mapping) else None
+            if refusal is not None:
+                message, hint = refusal
+                self.problem(message, (*bsrc, index), scope, hint=hint, where=f"{label}.{key}")
                 return None
             group = self.group(branch, (*bsrc, index), scope, key, f"{label}.{key}")
             if group is None:
@@ -675,10 +735,19 @@ def _closest(name: str, known: list[str]) -> str | None:
     return close[0] if close else None
 
 
-def _valid_name(name: str) -> bool:
-    from archspec.layers.reserved import MODULE_ATTRIBUTES
-
-    return name.isidentifier() and name not in MODULE_ATTRIBUTES
+def name_refusal(name: str, role: str, what: str) -> tuple[str, str] | None:
+    """(message, fix) when `name` cannot name `what` (a section, a layer, a branch), else None:
+    it must be an identifier, and must not clash with an attribute of the module it joins."""
+    if not name.isidentifier():
+        return (
+            f"'{name}' cannot name {what}: a name is an identifier (letters, digits and "
+            "underscores, not starting with a digit)",
+            "e.g. features, conv1, bn1, relu" if role == SECTION else "e.g. conv1, bn1, relu",
+        )
+    reason = name_clash(name, role)
+    if reason is None:
+        return None
+    return f"'{name}' cannot name {what}: {reason}", f"rename it, e.g. {free_name(name, role)}"
 
 
 def expand(doc: Document, problems: list[Problem]) -> dict[str, Sequence]:
@@ -692,15 +761,11 @@ def expand(doc: Document, problems: list[Problem]) -> dict[str, Sequence]:
     for name, items in raw.items():
         name = str(name)
         src = ("sections", name)
-        if not _valid_name(name):
+        refusal = name_refusal(name, SECTION, "a section")
+        if refusal is not None:
+            message, hint = refusal
             problems.append(
-                Problem(
-                    f"'{name}' cannot name a section: it must be an identifier that is not "
-                    "already an attribute of torch.nn.Module",
-                    hint="use a name such as features, classifier, head",
-                    line=doc.line_of(src),
-                    where=f"section {name}",
-                )
+                Problem(message, hint=hint, line=doc.line_of(src), where=f"section {name}")
             )
             continue
         if isinstance(items, list | Mapping) and not items:

@@ -5,6 +5,7 @@ Only YAML's safe subset is accepted: a spec is data and can never construct Pyth
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,8 +17,11 @@ import yaml
 from archspec.catalog import names_hint
 from archspec.errors import Problem, SpecError
 
+MAX_FILE_BYTES = 5 * 1024 * 1024  # 5 MB; torchvision's zoo written out in full is under 1 MB
 MAX_VALUES = 100_000  # far beyond any network spec, far below what would exhaust memory
+MAX_NODES = 2 * MAX_VALUES  # keys and values as written, counted before any is built
 MAX_NESTING = 100  # levels of YAML nesting; a spec with deep blocks uses about 15
+SLOW_PATH_BYTES = 256 * 1024  # a YAML mistake is worded by the pure-Python parser up to this size
 # C0 controls but tab, newline and carriage return, and DEL: never part of a spec's text
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 Path_ = tuple[Any, ...]  # a location in the document: ("sections", "features", 3, "Conv2d")
@@ -46,7 +50,16 @@ def find_line(lines: Mapping[Path_, int], path: Path_) -> int | None:
 def read_spec_file(path: str | Path) -> Document:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            # The size first, and never more than the limit read: a huge file (or a device
+            # such as /dev/zero, whose size says nothing) is refused at once.
+            if os.fstat(f.fileno()).st_size > MAX_FILE_BYTES:
+                raise _too_large(str(path))
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise _too_large(str(path))
+        # as text mode reads it: line ends as \n
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise SpecError(
             str(path),
@@ -62,13 +75,17 @@ class _Loader(yaml.SafeLoader):
     recursion limit turns it into a crash."""
 
     depth = 0
+    nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self.depth += 1
+        self.nodes += 1
         try:
             if self.depth > MAX_NESTING:
                 mark = self.peek_event().start_mark
                 raise _TooDeep(mark.line + 1)
+            if self.nodes > MAX_NODES:
+                raise _TooMany(self.peek_event().start_mark.line + 1)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -80,10 +97,16 @@ class _Loader(yaml.SafeLoader):
 _CLoader = getattr(yaml, "CSafeLoader", None)
 
 
-def _check_nesting(text: str) -> None:
-    depth = 0
+def _check_events(text: str) -> None:
+    """Nesting and the number of values, counted on the event stream before any node is built:
+    a few megabytes of `[0,0,0,...]` would take gigabytes as nodes."""
+    depth = nodes = 0
     try:
         for event in yaml.parse(text, Loader=_CLoader):
+            if isinstance(event, yaml.NodeEvent):  # scalars, aliases, collection starts
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _TooMany(event.start_mark.line + 1)
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_NESTING:
@@ -100,6 +123,10 @@ def _check_nesting(text: str) -> None:
 class _TooDeep(Exception):
     def __init__(self, line: int):
         self.line = line
+
+
+class _TooMany(_TooDeep):
+    """More than MAX_NODES keys and values, the line where the count ran over."""
 
 
 def _control_character(text: str, source: str) -> None:
@@ -124,13 +151,30 @@ def _control_character(text: str, source: str) -> None:
     )
 
 
+def _too_large(source: str) -> SpecError:
+    return SpecError(
+        source,
+        [
+            Problem(
+                f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB: a spec is a few "
+                "kilobytes of text",
+                hint="check that this is the spec you meant; write repeated layers with repeat: "
+                "or blocks: instead of copying them out",
+            )
+        ],
+    )
+
+
 def parse_spec_text(text: str, source: str = "<spec>") -> Document:
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_large(source)
     _control_character(text, source)
     if _CLoader is not None:
         try:
             return _parse(text, source, fast=True)
-        except _SlowPath:  # a YAML mistake: the pure-Python loader words it better
-            pass
+        except _SlowPath as e:  # a YAML mistake: the pure-Python loader words it better
+            if len(text) > SLOW_PATH_BYTES:  # but takes seconds a megabyte
+                _yaml_problem(e.__cause__, source)
     return _parse(text, source, fast=False)
 
 
@@ -142,7 +186,7 @@ def _parse(text: str, source: str, fast: bool) -> Document:
     loader = _CLoader(text) if fast else _Loader(text)
     try:
         if fast:
-            _check_nesting(text)
+            _check_events(text)
         node = loader.get_single_node()
         if node is None:
             raise SpecError(
@@ -162,6 +206,13 @@ def _parse(text: str, source: str, fast: bool) -> Document:
             )
         _index_lines(node, (), lines, problems)
         data = loader.construct_document(node)
+    except _TooMany as e:
+        problem = Problem(
+            f"the spec holds more than {MAX_NODES:,} keys and values",
+            hint="write repeated layers with repeat: or blocks: instead of copying them out",
+            line=e.line,
+        )
+        raise SpecError(source, [problem]) from None
     except _TooDeep as e:
         problem = Problem(
             f"the YAML is nested more than {MAX_NESTING} levels deep",
@@ -228,6 +279,22 @@ def _expanded_size(node: yaml.Node, budget: int) -> int:
     return count
 
 
+# Plain keys YAML reads as true, false or null (yes, on, off, ~...): two of them in one mapping
+# would silently become one, and none is a name or a field of the spec language.
+_SURPRISING_KEYS = {"tag:yaml.org,2002:bool": "true or false", "tag:yaml.org,2002:null": "null"}
+
+
+def _surprising_key(key_node: yaml.ScalarNode) -> Problem:
+    key, read_as = key_node.value, _SURPRISING_KEYS[key_node.tag]
+    return Problem(
+        f"the key '{key}' is read by YAML as {read_as}, not as a name"
+        if key
+        else (f"a key is missing: YAML reads the empty key as {read_as}"),
+        hint=f"quote it ('{key}') or choose another name" if key else "write the key",
+        line=key_node.start_mark.line + 1,
+    )
+
+
 def _index_lines(node: yaml.Node, path: Path_, lines: dict, problems: list[Problem]) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -244,6 +311,8 @@ def _index_lines(node: yaml.Node, path: Path_, lines: dict, problems: list[Probl
                     )
                 )
             seen.add(key)
+            if key_node.tag in _SURPRISING_KEYS:
+                problems.append(_surprising_key(key_node))
             _index_lines(value_node, (*path, key), lines, problems)
             lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):

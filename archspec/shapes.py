@@ -18,6 +18,7 @@ from typing import Union
 
 from archspec.errors import Problem, SpecError
 from archspec.layers import LAYER_KINDS, NUM_CLASSES, LayerSpec, Shape, ShapeError, format_shape
+from archspec.layers.reserved import SHORTCUT
 from archspec.spec import Spec
 from archspec.tree import Layer, Node, Parallel, Residual, Sequence, leaves
 
@@ -260,7 +261,7 @@ class _Resolver:
         if node.shortcut == "auto":
             shortcut_node, auto = self.projection(node, at.shape, out.shape, path)
         if isinstance(shortcut_node, Sequence):
-            shortcut, side = self.sequence(shortcut_node, at, _join(path, "downsample"))
+            shortcut, side = self.sequence(shortcut_node, at, _join(path, SHORTCUT))
             if side.shape != out.shape:
                 self.fail(
                     f"the shortcut gives {format_shape(side.shape)} but the body gives "
@@ -315,7 +316,7 @@ class _Resolver:
         if batch_norm:
             children.append(Layer("1", LAYER_KINDS["BatchNorm2d"](), node.src, node.via))
         what = f"1x1 conv stride {stride}" + (" + BatchNorm2d" if batch_norm else "")
-        return Sequence("downsample", tuple(children), None, True, node.src, node.via), what
+        return Sequence(SHORTCUT, tuple(children), None, True, node.src, node.via), what
 
     def parallel(self, node: Parallel, at: _At, path: str) -> tuple:
         branches, ends = [], []

@@ -120,6 +120,10 @@ def parse_spec(doc: Document) -> Spec:
             )
         )
     sections = expand(doc, problems)
+    if header is None and not problems:
+        # the header failed only inside sections or blocks, where expand words the problems
+        # better, yet expand found none: report Pydantic's own, rather than "0 problems"
+        _validate_header(doc, problems, nested=True)
     if problems or header is None:
         raise SpecError(doc.source, problems)
     return Spec(
@@ -133,13 +137,15 @@ def parse_spec(doc: Document) -> Spec:
     )
 
 
-def _validate_header(doc: Document, problems: list[Problem]) -> SpecHeader | None:
+def _validate_header(
+    doc: Document, problems: list[Problem], nested: bool = False
+) -> SpecHeader | None:
     try:
         return SpecHeader.model_validate(doc.data)
     except ValidationError as e:
         for err in e.errors():
             loc = err["loc"]
-            if loc[:1] in (("sections",), ("blocks",)) and len(loc) > 1:
+            if loc[:1] in (("sections",), ("blocks",)) and len(loc) > 1 and not nested:
                 continue  # layers and blocks are reported by expand, with better messages
             problems.append(_header_problem(doc, err))
         return None

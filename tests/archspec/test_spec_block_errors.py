@@ -143,6 +143,50 @@ sections:
         "did you mean channels?",
     ),
     case(
+        "first-without-repeat",
+        "    - Unit: {channels: 4}\n      first: {stride: 2}",
+        "line 12: first changes the first of the copies that repeat makes, and this item has no "
+        "repeat",
+        "fix: add repeat: N beside it, or write these fields into the layer itself",
+        build=True,
+    ),
+    case(
+        "first-on-a-layer-without-repeat",
+        "    - Conv2d: {out_channels: 4, kernel_size: 3}\n      first: {stride: 2}",
+        "line 12: first changes the first of the copies",
+        build=True,
+    ),
+    case(
+        "first-empty",
+        "    - Unit: {channels: 4}\n      repeat: 2\n      first: {}",
+        "line 13: first is empty: it changes nothing",
+        "fix: remove it",
+    ),
+    case(
+        "first-on-a-sequential",
+        "    - Sequential: [ReLU]\n      repeat: 2\n      first: {inplace: true}",
+        "line 13: first changes fields or block parameters, and a Sequential has neither",
+        "fix: define the group as a block with params",
+    ),
+    case(
+        "class-inside-a-block",
+        "",
+        "line 7: block Unit prints under its own name, so this class: would be ignored",
+        "fix: remove class: here, or name the block Other",
+        text=BLOCK.replace(
+            "    layers:\n      conv:",
+            "    Residual:\n      class: Other\n      body:\n        conv:",
+        ).replace("      relu: ReLU", "        relu: ReLU")
+        % "    - Unit: {channels: 3}",
+    ),
+    case(
+        "block-parameter-never-used",
+        "",
+        "line 5: block Unit declares the parameter 'groups' and never uses it",
+        "fix: use it in a field as $groups, or remove it from params",
+        text=BLOCK.replace("stride: 1}", "stride: 1, groups: 1}") % "    - Unit: {channels: 4}",
+    ),
+    case(
         "repeat-zero",
         "    - Unit: {channels: 4}\n      repeat: 0",
         "line 12: repeat must be a positive integer, got 0",
@@ -198,3 +242,27 @@ def test_block_mistake_is_reported(text: str, build: bool, fragments, cli, write
     assert str(path) in result.text
     for fragment in fragments:
         assert fragment in result.text, f"{fragment!r} not in:\n{result.text}"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ('    - Unit: {channels: "${4 +}"}', "channels: the expression ends too early"),
+        ('    - Unit: {channels: "${4 ** 2}"}', "channels: unexpected '*'"),
+        ('    - Unit: {channels: "$4"}', "is neither $name nor ${expression}"),
+        ('    - Unit: {channels: "${(4}"}', "a '(' is not closed"),
+        ('    - Unit: {channels: "${4 / (1 - 1)}"}', "division by zero"),
+        ('    - Unit: {channels: "${4 @ 2}"}', "cannot read '@ 2'"),
+        ('    - Conv2d: {out_channels: "$width", kernel_size: 3}', "unknown parameter 'width'"),
+        ('    - ReLU:\n      repeat: "${2 * n}"', "repeat: unknown parameter 'n'"),
+        ('    - Residual: {body: [ReLU], shortcut: "$kind"}', "shortcut: unknown parameter"),
+        ('    - Parallel: {branches: [[ReLU], [ReLU]], merge: "${m}"}', "merge: unknown parameter"),
+    ],
+)
+def test_every_expression_error_ends_with_a_fix(item: str, message: str, cli, write_spec) -> None:
+    result = cli("validate", write_spec(BLOCK % item))
+    assert result.code == EXIT_USER_ERROR, result.text
+    lines = result.text.splitlines()
+    found = [i for i, line in enumerate(lines) if message in line]
+    assert found, f"{message!r} not in:\n{result.text}"
+    assert lines[found[0] + 1].startswith("    fix: "), result.text

@@ -200,13 +200,15 @@ def test_bad_ids(cli, files, edit, fragment) -> None:
 
 
 def test_edits_of_the_wrong_shape(cli, files) -> None:
-    folder = files(v="extends: base.yaml\nset: [conv1]\nreplace: {true: ReLU}\n")
+    folder = files(v="extends: base.yaml\nset: [conv1]\nreplace: {7.5: ReLU}\n")
     refused(
         cli,
         folder / "v.yaml",
         "line 2 (applied to",
         "): set is a mapping of targets to values",
-        "): replace: a target is a path such as features.0 or conv1, got True",
+        "): replace: a target is a path such as features.0 or conv1, got 7.5",
     )
+    folder = files(v="extends: base.yaml\nreplace: {true: ReLU}\n")
+    refused(cli, folder / "v.yaml", "line 2: the key 'true' is read by YAML as true or false")
     folder = files(v="extends: base.yaml\nreplace: {[1, 2]: ReLU}\n")
     refused(cli, folder / "v.yaml", "line 2: a mapping key is a list or a mapping")

@@ -75,6 +75,25 @@ CASES = [
         "line 5: the key 'features' appears twice",
         "fix: remove or rename one of them",
     ),
+    case(
+        "yaml-keys-read-as-booleans",
+        """
+        name: Net
+        sections:
+          features:
+            yes: ReLU
+            on: Tanh
+        """,
+        "2 problems",  # YAML alone would keep one layer of the two, silently
+        "line 4: the key 'yes' is read by YAML as true or false, not as a name",
+        "fix: quote it ('yes') or choose another name",
+        "line 5: the key 'on' is read by YAML as true or false",
+    ),
+    case(
+        "yaml-empty-key",
+        "name: Net\nsections:\n  features:\n    ? \n    : ReLU\n",
+        "line 4: a key is missing: YAML reads the empty key as null",
+    ),
     case("empty-file", "", "1 problem", "the file is empty", "fix: write a spec"),
     case("comment-only-file", "# nothing here yet\n", "the file is empty"),
     case(
@@ -176,8 +195,8 @@ CASES = [
           forward: [ReLU]
         """,
         "line 3, section forward: 'forward' cannot name a section",
-        "attribute of torch.nn.Module",
-        "fix: use a name such as features, classifier, head",
+        "every torch.nn.Module has an attribute 'forward'",
+        "fix: rename it, e.g. forward_",
     ),
     case(
         "section-named-to",
@@ -741,3 +760,15 @@ def test_an_alias_bomb_is_refused_before_it_expands(cli, write_spec) -> None:
         levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
     result = cli("validate", write_spec("\n".join(levels) + "\n"))
     assert_user_error(result, "expands to more than", "YAML aliases")
+
+
+def test_spec_data_with_a_key_that_is_not_a_name_names_a_problem() -> None:
+    """Data that did not come from a file (a checkpoint's) has no YAML to blame: the problem is
+    still named, never an empty list."""
+    from archspec.errors import SpecError
+    from archspec.spec import spec_from_data
+
+    with pytest.raises(SpecError) as error:
+        spec_from_data({"name": "Net", "sections": {"features": {True: "ReLU"}}})
+    assert error.value.problems
+    assert "sections.features" in str(error.value)

@@ -56,6 +56,23 @@ def test_refusals(value: str, message: str) -> None:
     with pytest.raises(ParamError, match=None) as error:
         substitute(value, PARAMS)
     assert message in str(error.value)
+    assert error.value.hint  # what to write instead: the `fix:` line
+
+
+@pytest.mark.parametrize(
+    ("value", "params", "hint"),
+    [
+        ("$chanels", {"channels": 4}, "did you mean channels?"),
+        ("$width", {"channels": 4}, "add it to the block's params (width: required)"),
+        ("$width", {}, "parameters are a block's: define the block under blocks:"),
+        ("${channels / (2 - 2)}", {"channels": 4}, "the divisor's parameter"),
+        ("${c ** 2}", {"c": 1}, "an expression is numbers, parameter names"),
+    ],
+)
+def test_a_refusal_says_what_to_write(value: str, params: dict, hint: str) -> None:
+    with pytest.raises(ParamError) as error:
+        substitute(value, params)
+    assert hint in error.value.hint
 
 
 def test_referenced_names() -> None:
