@@ -55,12 +55,14 @@ class FakeTrainer:
         self.interrupt_on = interrupt_on
 
     def accuracy(self, config: TrainConfig) -> float:
-        return {"category": 0.5, "domain": 0.875}[config.task] + len(Path(config.spec).stem) / 100
+        stem = len(Path(config.spec).stem)
+        task = {"category": 0.5, "domain": 0.875}[config.task]
+        return task + stem / 100 + config.seed * stem / 1000
 
     def __call__(self, config: TrainConfig, resume: Path | None = None, progress: bool = True):
         self.calls.append((config.name, resume, config.epochs))
         run = Path(config.out) / config.name
-        spec = load_spec(config.spec)
+        spec = load_spec(config.spec, config.spec_set)
         labels = LABELS[config.task]
         if resume is None:
             run.mkdir(parents=True)  # like the real one: never into an existing folder
@@ -326,3 +328,98 @@ def test_a_real_sweep_stopped_by_ctrl_c_ends_as_if_never_stopped(tmp_path, monke
         weights_a = load_checkpoint(tmp_path / "a" / name / "last.pt").model_state
         weights_b = load_checkpoint(tmp_path / "b" / name / "last.pt").model_state
         assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a), name
+
+
+# ---- seeds ---------------------------------------------------------------------------------------
+
+
+def test_seeds_train_every_spec_once_per_seed_and_the_report_gives_mean_and_se(
+    tmp_path, specs, monkeypatch
+):
+    trainer = install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    result = sweep.run_sweep(specs, ["category"], out, {"epochs": 2}, seeds=[0, 1, 2], say=print)
+    assert [c[0] for c in trainer.calls] == [
+        f"{stem}-category-seed{n}" for stem in ("alpha", "beta") for n in range(3)
+    ]
+    for n in range(3):
+        config = yaml.safe_load((out / f"alpha-category-seed{n}" / "config.yaml").read_text())
+        assert config["seed"] == n
+    text = result.report.read_text()
+    assert "# Study: 2 specs x 1 task x 3 seeds" in text
+    assert (
+        "Training settings: epochs 2, batch size 128, lr 0.001, weight decay 0.0, seeds 0, 1, 2"
+        in text
+    )
+    # AlphaNet: 0.55, 0.555, 0.56 -> mean 55.5%, sd 0.005, SE 0.005 / sqrt(3) = 0.29 points
+    assert "| AlphaNet | 1,234 | 0.06 M | 55.5% ± 0.3 (n=3) | 2 | 55.5% ± 0.3 (n=3) |" in text
+    assert "[seed 0](alpha-category-seed0/) [seed 1](alpha-category-seed1/)" in text
+    # BetaNet - AlphaNet: -1.0, -1.1, -1.2 points; mean -1.1, SE 0.0577, t(2) 4.303: -1.35 to -0.85
+    row = next(
+        line for line in text.splitlines() if line.startswith("| BetaNet | category | 0, 1, 2")
+    )
+    assert row == "| BetaNet | category | 0, 1, 2 | -1.0 -1.1 -1.2 | -1.1 | -1.3 to -0.9 | worse |"
+    assert "Figures of seed 0" in text
+
+
+def test_a_sweep_without_seeds_pairs_its_variants_but_draws_no_verdict(
+    tmp_path, specs, monkeypatch
+):
+    install(monkeypatch, FakeTrainer())
+    result = sweep.run_sweep(specs, ["domain"], tmp_path / "s", {"epochs": 1}, say=print)
+    text = result.report.read_text()
+    tables = text.split("## Paired")[0]
+    assert "±" not in tables and "(n=" not in tables  # one run each: accuracies as before
+    assert "| BetaNet | domain | 0 | -1.0 | -1.0 |  | no difference detected at n=1 seed |" in text
+    assert "train with --seeds 3" in text
+
+
+def test_seeds_flags_count_or_list_them(tmp_path, specs, monkeypatch, capsys):
+    trainer = install(monkeypatch, FakeTrainer())
+    skip_report(monkeypatch)
+    out = tmp_path / "s"
+    common = [str(specs[0]), "--task", "domain", "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main(["sweep", *common, "--seeds", "2"]) == 0
+    assert [c[0] for c in trainer.calls] == ["alpha-domain-seed0", "alpha-domain-seed1"]
+    assert main(["sweep", *common, "--seeds", "1", "5"]) == 0
+    assert [c[0] for c in trainer.calls[2:]] == ["alpha-domain-seed5"]  # seed 1 is finished
+    for bad, message in (
+        (["--seeds", "0"], "give how many seeds"),
+        (["--seeds", "1", "1"], "seed 1 given twice"),
+        (["--seeds", "0", "-2"], "seeds are 0 or more"),
+        (["--seeds", "3", "--seed", "4"], "--seed and --seeds do not go together"),
+    ):
+        assert main(["sweep", *common, *bad]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert len(trainer.calls) == 3
+
+
+def test_a_real_three_seed_sweep_then_a_fourth_seed_trains_only_it(tmp_path, monkeypatch):
+    """Real training on the small embedded set: 1 epoch of the smallest spec, 12x12 images."""
+    from runner.train import train_run
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC.format(name="Tiny"))
+    calls: list[str] = []
+
+    def counting_train_run(config, resume=None, progress=True):
+        calls.append(config.name)
+        return train_run(config, resume=resume, progress=False)
+
+    monkeypatch.setattr(sweep, "train_run", counting_train_run)
+    out = tmp_path / "sweep"
+    args = ["sweep", str(spec), "--task", "category", "--epochs", "1", "--batch-size", "32"]
+    args += ["--workers", "1", "--device", "cpu", "--out", str(out), "--quiet"]
+    assert main([*args, "--seeds", "3"]) == 0
+    assert calls == [f"tiny-category-seed{n}" for n in range(3)]
+    assert sorted(p.name for p in out.glob("tiny-*")) == calls
+    text = (out / "report.md").read_text()
+    accuracies = [
+        json.loads((out / name / "summary.json").read_text())["best_val_accuracy"] for name in calls
+    ]
+    assert f"| {report.Estimate.of(accuracies).percent()} |" in text and "(n=3)" in text
+
+    assert main([*args, "--seeds", "4"]) == 0
+    assert calls[3:] == ["tiny-category-seed3"]  # seeds 0-2 finished: skipped
+    assert "(n=4)" in (out / "report.md").read_text()
