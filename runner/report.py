@@ -208,6 +208,13 @@ def spec_section(
     return lines
 
 
+def _specs(by_variant: dict[str, list[SweepRun]]) -> str:
+    files = {runs[0].spec_path for runs in by_variant.values()}
+    if len(files) == len(by_variant):
+        return _plural(len(files), "spec")
+    return f"{_plural(len(files), 'spec')} in {_plural(len(by_variant), 'variant')}"
+
+
 def write_report(
     out: Path, runs: Sequence[SweepRun], *, say: Callable[[str], None] = print
 ) -> Path:
@@ -242,7 +249,7 @@ def write_report(
     seeds = sorted({run.seed for run in runs})
 
     lines = [
-        f"# Study: {_plural(len(by_variant), 'spec')} x {_plural(len(tasks), 'task')}"
+        f"# Study: {_specs(by_variant)} x {_plural(len(tasks), 'task')}"
         + (f" x {_plural(len(seeds), 'seed')}" if len(seeds) > 1 else ""),
         "",
         settings_line(runs, out),
