@@ -423,3 +423,25 @@ def test_a_real_three_seed_sweep_then_a_fourth_seed_trains_only_it(tmp_path, mon
     assert main([*args, "--seeds", "4"]) == 0
     assert calls[3:] == ["tiny-category-seed3"]  # seeds 0-2 finished: skipped
     assert "(n=4)" in (out / "report.md").read_text()
+
+
+def test_the_lodo_table_gives_mean_and_se_over_seeds_of_each_domain_and_of_the_average(specs):
+    from runner.lodo_table import lodo_section
+    from runner.replicates import group_seeds
+    from runner.sweep_plan import plan_sweep
+
+    runs = plan_sweep(
+        specs[:1], ["category"], Path("s"), holdouts=["photo", "sketch"], seeds=[0, 1]
+    )
+    test = {
+        "alpha-category-holdout-photo-seed0": 0.55,
+        "alpha-category-holdout-photo-seed1": 0.65,
+        "alpha-category-holdout-sketch-seed0": 0.25,
+        "alpha-category-holdout-sketch-seed1": 0.35,
+    }
+    assert sorted(r.name for r in runs) == sorted(test)
+    summaries = {name: {"test_accuracy": value} for name, value in test.items()}
+    text = "\n".join(lodo_section(group_seeds(runs), summaries))
+    # photo: mean 0.60, sd 0.0707, SE 0.05; sketch 0.30 ± 0.05; the seeds' averages 0.40, 0.50
+    assert "| AlphaNet | 60.0% ± 5.0 (n=2) | 30.0% ± 5.0 (n=2) | 45.0% ± 5.0 (n=2) |" in text
+    assert "over 2 seeds" in text
