@@ -192,6 +192,18 @@ def spec_section(
         lines += [
             f"### {c.a.label.capitalize()} vs {c.b.label}: filters and linear CKA",
             "",
+            *(
+                [
+                    f"CKA baseline: {c.a.label} seed {first.seed} against another seed of the "
+                    "same spec and task, layer by layer: the noise floor. A layer's two tasks "
+                    "differ by more than seeds do where it reads *apart*. The two tasks' runs share "
+                    "their seed's start and the baseline's runs do not, so *alike* may owe to "
+                    "that start.",
+                    "",
+                ]
+                if several_seeds
+                else []
+            ),
             c.table(),
             "",
             c.legend(),
@@ -206,6 +218,10 @@ def spec_section(
             "",
         ]
     return lines
+
+
+def _pairs_with(category: Cell, other: Cell) -> bool:
+    return other.variant == category.variant and other.task == "domain" and other.holdout is None
 
 
 def _specs(by_variant: dict[str, list[SweepRun]]) -> str:
@@ -231,10 +247,15 @@ def write_report(
 
     figures = {run.name: visualize_run(run.path) for run in shown}
     comparisons: dict[str, ComparisonResult] = {}
-    for variant, variant_runs in by_variant.items():
-        by_task = {r.task: r for r in variant_runs if r.holdout is None}
-        if "category" in by_task and "domain" in by_task:
-            comparisons[variant] = compare_runs(by_task["category"].path, by_task["domain"].path)
+    for cell in cells:
+        domain = next((c for c in cells if _pairs_with(cell, c)), None)
+        if cell.task == "category" and cell.holdout is None and domain is not None:
+            # With seeds, the floor is seed against seed of the same spec and task: how far
+            # apart two trainings land by chance, which the two tasks must exceed to differ.
+            seed_baseline = cell.runs[1].path if len(cell.runs) > 1 else None
+            comparisons[cell.variant] = compare_runs(
+                cell.first.path, domain.first.path, baseline=seed_baseline
+            )
 
     names = [variant_runs[0].label for variant_runs in by_variant.values()]
     means: dict[tuple[str, str], list[float]] = {}

@@ -445,3 +445,17 @@ def test_the_lodo_table_gives_mean_and_se_over_seeds_of_each_domain_and_of_the_a
     # photo: mean 0.60, sd 0.0707, SE 0.05; sketch 0.30 ± 0.05; the seeds' averages 0.40, 0.50
     assert "| AlphaNet | 60.0% ± 5.0 (n=2) | 30.0% ± 5.0 (n=2) | 45.0% ± 5.0 (n=2) |" in text
     assert "over 2 seeds" in text
+
+
+def test_with_seeds_the_cka_baseline_is_another_seed_of_the_same_spec_and_task(
+    tmp_path, specs, monkeypatch
+):
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    tasks = ["category", "domain"]
+    result = sweep.run_sweep(specs[:1], tasks, out, {"epochs": 1}, seeds=[0, 1], say=print)
+    text = result.report.read_text()
+    assert "CKA baseline: category seed 0 against another seed" in text
+    comparison = out / "compare-alpha-category-seed0-vs-alpha-domain-seed0" / "comparison.md"
+    assert "alpha-category-seed1 (category task, seed 1)" in comparison.read_text()
+    assert not list(out.glob("compare-*seed1*"))  # figures and comparisons: the first seed's
