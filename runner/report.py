@@ -196,9 +196,9 @@ def spec_section(
                 [
                     f"CKA baseline: {c.a.label} seed {first.seed} against another seed of the "
                     "same spec and task, layer by layer: the noise floor. A layer's two tasks "
-                    "differ by more than seeds do where it reads *apart*. The two tasks' runs share "
-                    "their seed's start and the baseline's runs do not, so *alike* may owe to "
-                    "that start.",
+                    "differ by more than seeds do where it reads *apart*. The two tasks' runs "
+                    "share their seed's start and the baseline's runs do not, so *alike* may "
+                    "owe to that start.",
                     "",
                 ]
                 if several_seeds
