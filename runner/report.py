@@ -4,7 +4,8 @@ filters and, per spec trained for both tasks, the category-vs-domain comparison.
 With several seeds, every accuracy is the mean ± standard error over them (`55.0% ± 1.2 (n=3)`,
 the error in percentage points), each variant is compared with the first seed by seed, and the
 figures and the comparison of each variant are those of its first seed. With a grid, a figure
-plots the accuracy against each swept value.
+plots the accuracy against each swept value. A cost section puts accuracy beside parameters,
+mult-adds, latency and throughput, with the Pareto frontier.
 
 Every link in report.md is relative to the report's folder, so the folder can be moved whole.
 """
@@ -21,6 +22,7 @@ import yaml
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
+from runner.cost_table import cost_section
 from runner.grid import point_label
 from runner.grid_plot import plot_grid
 from runner.lodo_table import lodo_section
@@ -288,6 +290,7 @@ def write_report(
         task_cells = [c for c in cells if c.task == task]
         table = accuracy_table(task_cells, summaries, out)
         lines += [f"## {task.capitalize()} task", "", table, ""]
+    lines += cost_section(cells, summaries, out)
     if any(run.grid for run in runs):
         grid = plot_grid(cells, summaries, out)
         lines += [

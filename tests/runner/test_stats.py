@@ -74,3 +74,13 @@ def test_one_shared_seed_cannot_decide_and_none_gives_no_estimate():
     assert one.verdict == "no difference detected at n=1 seed"
     none = paired({0: 0.5}, {1: 0.9})
     assert none.n == 0 and none.estimate is None
+
+
+def test_the_pareto_frontier_keeps_what_nothing_beats_for_less():
+    from runner.pareto import frontier
+
+    # (cost, accuracy): c is beaten by b (cheaper, more accurate); d ties a's cost, less accurate
+    points = [(1.0, 0.50), (2.0, 0.70), (3.0, 0.60), (1.0, 0.40), (5.0, 0.80)]
+    assert frontier(points) == [0, 1, 4]
+    assert frontier([]) == []
+    assert frontier([(2.0, 0.5), (2.0, 0.5)]) == [0]  # a tie is kept once

@@ -330,6 +330,12 @@ def test_a_real_sweep_stopped_by_ctrl_c_ends_as_if_never_stopped(tmp_path, monke
         assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a), name
 
 
+def torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 # ---- seeds ---------------------------------------------------------------------------------------
 
 
@@ -420,6 +426,8 @@ def test_a_real_three_seed_sweep_then_a_fourth_seed_trains_only_it(tmp_path, mon
     ]
     assert f"| {report.Estimate.of(accuracies).percent()} |" in text and "(n=3)" in text
 
+    assert re.search(r"\| Tiny \| category \| .* \| \d+\.\d\d \(cpu\) \|", text)  # latency
+
     assert main([*args, "--seeds", "4"]) == 0
     assert calls[3:] == ["tiny-category-seed3"]  # seeds 0-2 finished: skipped
     assert "(n=4)" in (out / "report.md").read_text()
@@ -459,3 +467,40 @@ def test_with_seeds_the_cka_baseline_is_another_seed_of_the_same_spec_and_task(
     comparison = out / "compare-alpha-category-seed0-vs-alpha-domain-seed0" / "comparison.md"
     assert "alpha-category-seed1 (category task, seed 1)" in comparison.read_text()
     assert not list(out.glob("compare-*seed1*"))  # figures and comparisons: the first seed's
+
+
+def test_the_cost_section_sets_accuracy_beside_cost_and_marks_the_frontier(
+    tmp_path, specs, monkeypatch
+):
+    from runner.cost_table import cost_section
+    from runner.replicates import group_seeds
+
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    # beta: fewer parameters in the summary below and less accurate; alpha more of both
+    runs = sweep.run_sweep(specs, ["domain"], out, {"epochs": 2}, seeds=[0, 1], say=print).runs
+    summaries = {r.name: json.loads((r.path / "summary.json").read_text()) for r in runs}
+    for name in summaries:
+        if name.startswith("beta"):
+            summaries[name]["params"] = 1000
+    measured = {"alpha-domain-seed0": 2.0, "beta-domain-seed0": 3.0}
+    lines = cost_section(
+        group_seeds(runs), summaries, out, measure=lambda run: (measured[run.name], "cpu")
+    )
+    text = "\n".join(lines)
+    # alpha: 0.925, 0.93 (n=2); on the frontier of every cost (beta is cheaper only in params)
+    alpha = (
+        "| AlphaNet | domain | 92.8% ± 0.3 (n=2) | 1,234 | 56,789 | 2.00 (cpu) | 50 (batch 128) "
+    )
+    assert alpha + "| parameters, mult-adds, ms / image |" in text
+    assert "| BetaNet | domain | 91.7% ± 0.2 (n=2) | 1,000 | 56,789 | 3.00 (cpu) " in text
+    assert text.split("| BetaNet |")[1].splitlines()[0].endswith("| parameters |")
+    assert "pareto.png" in text and (out / "pareto.png").is_file()
+
+
+@pytest.mark.skipif(torch_cuda(), reason="this machine has the run's device")
+def test_latency_on_a_device_this_machine_lacks_is_not_measured_and_says_why(tmp_path):
+    from runner.latency import run_latency
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"device": "cuda"}))
+    assert run_latency(tmp_path) == (None, "cuda, not on this machine")
