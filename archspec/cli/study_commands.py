@@ -208,6 +208,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     add_launch_options(p)
     p.set_defaults(handler=sweep_command)
 
+    p = subparsers.add_parser(
+        "report",
+        help="write one report of the finished runs of one or more sweep folders, refusing runs "
+        "trained on other data, splits or settings",
+    )
+    p.add_argument("dirs", type=Path, nargs="+", metavar="DIR", help="sweep folders (their --out)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where report.md and its figures go (default: DIR itself when there is one; "
+        "required with several, so no sweep's own report is overwritten)",
+    )
+    p.set_defaults(handler=report_command)
+
 
 def visualize_command(args: argparse.Namespace) -> int:
     from runner.visualize import parse_layer_names, visualize_run
@@ -280,4 +295,21 @@ def sweep_command(args: argparse.Namespace) -> int:
     )
     if result.report is not None:
         print(f"report: {result.report}")
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from runner.merge import read_runs
+    from runner.report import write_report
+
+    if args.out is None and len(args.dirs) > 1:
+        raise UserError(
+            f"{len(args.dirs)} sweep folders make one report: give --out DIR for it, e.g. "
+            "--out runs/merged"
+        )
+    out = args.out if args.out is not None else args.dirs[0]
+    check_writable_folder(out, "--out", "the report")
+    runs = read_runs(args.dirs)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    print(f"report: {write_report(out, runs)}")
     return 0

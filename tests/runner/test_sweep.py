@@ -67,7 +67,7 @@ class FakeTrainer:
         if resume is None:
             run.mkdir(parents=True)  # like the real one: never into an existing folder
             (run / "config.yaml").write_text(yaml.safe_dump(config.to_data()))
-            (run / "spec.yaml").write_text(yaml.safe_dump(spec.to_data()))
+            (run / "spec.yaml").write_text(yaml.safe_dump(spec.to_data(), sort_keys=False))
         else:
             assert (run / "last.pt").is_file()
         model = seeded_model(spec, len(labels), config.seed)
@@ -504,3 +504,69 @@ def test_latency_on_a_device_this_machine_lacks_is_not_measured_and_says_why(tmp
 
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"device": "cuda"}))
     assert run_latency(tmp_path) == (None, "cuda, not on this machine")
+
+
+# ---- archspec report DIR... ----------------------------------------------------------------------
+
+
+def test_report_merges_the_seeds_of_two_sweep_folders(tmp_path, specs, monkeypatch, capsys):
+    install(monkeypatch, FakeTrainer())
+    a, b, merged = tmp_path / "a", tmp_path / "b", tmp_path / "merged"
+    sweep.run_sweep(specs, ["domain"], a, {"epochs": 1}, seeds=[0, 1], say=print)
+    sweep.run_sweep(specs, ["domain"], b, {"epochs": 1}, seeds=[2], say=print)
+    (b / "unfinished").mkdir()
+    (b / "unfinished" / "config.yaml").write_text("task: domain\n")
+    assert main(["report", str(a), str(b), "--out", str(merged)]) == 0
+    assert "unfinished: not finished (no summary.json); left out" in capsys.readouterr().out
+    text = (merged / "report.md").read_text()
+    # AlphaNet, domain: 0.925, 0.93, 0.935 -> 93.0% ± 0.3 (n=3)
+    assert "| AlphaNet | 1,234 | 0.06 M | 93.0% ± 0.3 (n=3) |" in text
+    assert "(../a/alpha-domain-seed0/)" in text and "(../b/alpha-domain-seed2/)" in text
+    assert "| BetaNet | domain | 0, 1, 2 |" in text  # paired over all three seeds
+
+    own = (a / "report.md").read_text()
+    assert main(["report", str(a)]) == 0  # one folder: its report written again, alike
+    assert (a / "report.md").read_text().split("## Cost")[0] == own.split("## Cost")[0]
+
+
+def test_report_keeps_grid_values_apart_from_the_sweeps_own_sets(tmp_path, specs, monkeypatch):
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "g"
+    training = {"epochs": 1, "spec_set": ("classifier.0.bias=false",)}
+    grid = [("features.0.out_channels", ("4", "8"))]
+    sweep.run_sweep(specs[:1], ["domain"], out, training, grid=grid, say=print)
+    assert main(["report", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "| AlphaNet (out_channels=4) | " in text and "| AlphaNet (out_channels=8) | " in text
+    assert "bias=" not in text.split("## Domain task")[1].split("## Accuracy against")[0]
+
+
+@pytest.mark.parametrize(
+    ("other", "why"),
+    [
+        ({"lr": 0.01}, r"trained with other settings \(lr\)"),
+        ({"val_fraction": 0.3}, r"validation splits differ \(val_fraction\)"),
+        ({"epochs": 2}, r"other settings \(epochs\)"),
+    ],
+)
+def test_report_refuses_runs_that_measure_something_else(
+    tmp_path, specs, monkeypatch, capsys, other, why
+):
+    install(monkeypatch, FakeTrainer())
+    a, b = tmp_path / "a", tmp_path / "b"
+    sweep.run_sweep(specs[:1], ["domain"], a, {"epochs": 1}, seeds=[0], say=print)
+    sweep.run_sweep(specs[:1], ["domain"], b, {"epochs": 1, **other}, seeds=[1], say=print)
+    capsys.readouterr()
+    assert main(["report", str(a), str(b), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(why, err) and "alpha-domain-seed1" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_report_refuses_two_folders_without_out_and_a_folder_without_runs(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty), str(empty)]) == 2
+    assert "give --out DIR" in capsys.readouterr().err
+    assert main(["report", str(empty)]) == 2
+    assert "holds no run directories" in capsys.readouterr().err
