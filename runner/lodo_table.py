@@ -16,7 +16,7 @@ from typing import Any
 
 from archspec.errors import UserError
 from archspec.text import plural
-from runner.replicates import Cell, Summaries
+from runner.replicates import Cell, Summaries, domain_average
 from runner.stats import Estimate
 
 ALL = "all"
@@ -46,12 +46,7 @@ def expand_holdouts(holdout: str | None, training: Mapping[str, Any]) -> list[st
 
 
 def _average(rows: Sequence[Mapping[int, float]]) -> Estimate | None:
-    """Each seed's average over the domains, estimated over the seeds that have every domain
-    (as DomainBed averages each trial before the mean and its standard error)."""
-    if not rows:
-        return None
-    seeds = set.intersection(*(set(r) for r in rows))
-    averages = [sum(r[seed] for r in rows) / len(rows) for seed in sorted(seeds)]
+    averages = list(domain_average(rows).values())
     return Estimate.of(averages) if averages else None
 
 

@@ -61,3 +61,12 @@ def headline_field(cell: Cell) -> str:
     """What a cell is judged by: the held-out domain's test accuracy at the epoch the source
     domains chose, else the best validation accuracy."""
     return "test_accuracy" if cell.holdout else "best_val_accuracy"
+
+
+def domain_average(rows: Sequence[Mapping[int, float]]) -> dict[int, float]:
+    """seed -> its average over the held-out domains (one row each), for the seeds every
+    domain has: DomainBed averages each trial before taking the mean over trials."""
+    if not rows:
+        return {}
+    seeds = sorted(set.intersection(*(set(r) for r in rows)))
+    return {seed: sum(r[seed] for r in rows) / len(rows) for seed in seeds}

@@ -570,3 +570,26 @@ def test_report_refuses_two_folders_without_out_and_a_folder_without_runs(tmp_pa
     assert "give --out DIR" in capsys.readouterr().err
     assert main(["report", str(empty)]) == 2
     assert "holds no run directories" in capsys.readouterr().err
+
+
+def test_held_out_domains_are_paired_each_and_on_their_seed_by_seed_average(specs):
+    from runner.paired_table import paired_section
+    from runner.replicates import group_seeds
+    from runner.sweep_plan import plan_sweep
+
+    holdouts = ["photo", "sketch"]
+    runs = plan_sweep(specs, ["category"], Path("s"), holdouts=holdouts, seeds=[0, 1, 2])
+    test = {"alpha": {"photo": (0.50, 0.52, 0.54), "sketch": (0.30, 0.30, 0.36)},
+            "beta": {"photo": (0.60, 0.61, 0.65), "sketch": (0.30, 0.32, 0.34)}}  # fmt: skip
+    summaries = {r.name: {"test_accuracy": test[r.spec_path.stem][r.holdout][r.seed]} for r in runs}
+    text = "\n".join(paired_section(group_seeds(runs), summaries))
+    # photo: +10, +9, +11 points -> mean +10, SE 0.577, t(2) 4.303: +7.5 to +12.5
+    row = "| BetaNet | category, photo held out | 0, 1, 2 | +10.0 +9.0 +11.0 | +10.0 "
+    assert row + "| +7.5 to +12.5 | better |" in text
+    # sketch: 0, +2, -2 -> mean 0: no difference
+    assert "| +0.0 +2.0 -2.0 | +0.0 | -5.0 to +5.0 | no difference detected at n=3 seeds |" in text
+    # averages per seed: alpha 0.40, 0.41, 0.45; beta 0.45, 0.465, 0.495 -> +5.0, +5.5, +4.5:
+    # sd 0.5, SE 0.289, half-width 4.303 x 0.289 = 1.24
+    average = "| BetaNet | category, average of photo, sketch held out | 0, 1, 2 | +5.0 +5.5 +4.5 "
+    assert average + "| +5.0 | +3.8 to +6.2 | better |" in text
+    assert "of 3 rows, about 1 in 20" in text
