@@ -2,7 +2,8 @@
 
 Rows are specs; columns the held-out (test) domains and their average; each cell the held-out
 domain's accuracy at the epoch chosen on the *source* domains' validation images
-(training-domain validation, DomainBed's default). The source-domain validation accuracy, which
+(training-domain validation, DomainBed's default), as mean ± standard error over the seeds when
+there are several. The source-domain validation accuracy, which
 chose the epoch, and the oracle (the best test accuracy of any epoch, which only a look at the
 test labels finds) are given in tables of their own.
 """
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from archspec.errors import UserError
+from archspec.text import plural
+from runner.replicates import Cell, Summaries, domain_average
+from runner.stats import Estimate
 
 ALL = "all"
 SELECTION_RULE = (
@@ -41,46 +45,59 @@ def expand_holdouts(holdout: str | None, training: Mapping[str, Any]) -> list[st
     return list(dataset.domains)
 
 
-def _cells(values: Sequence[float | None]) -> list[str]:
-    return ["" if v is None else f"{v:.1%}" for v in values]
-
-
-def _average(values: Sequence[float | None]) -> float | None:
-    return None if not values or any(v is None for v in values) else sum(values) / len(values)
+def _average(rows: Sequence[Mapping[int, float]]) -> Estimate | None:
+    averages = list(domain_average(rows).values())
+    return Estimate.of(averages) if averages else None
 
 
 def _table(
-    specs: Sequence[str], domains: Sequence[str], value: Mapping[tuple[str, str], float | None]
+    specs: Sequence[str],
+    domains: Sequence[str],
+    value: Mapping[tuple[str, str], Mapping[int, float]],
 ) -> list[str]:
+    """`value[(spec, domain)]`: seed -> accuracy; a cell is the mean ± SE over its seeds."""
     lines = [
         "| Spec | " + " | ".join(domains) + " | Average |",
         "|---|" + "---:|" * (len(domains) + 1),
     ]
     for spec in specs:
-        row = [value.get((spec, d)) for d in domains]
-        lines.append(f"| {spec} | " + " | ".join(_cells([*row, _average(row)])) + " |")
+        row = [value.get((spec, d), {}) for d in domains]
+        cells = [Estimate.of(list(r.values())) if r else None for r in row]
+        average = _average(row) if all(row) else None
+        lines.append(
+            f"| {spec} | "
+            + " | ".join("" if e is None else e.percent() for e in [*cells, average])
+            + " |"
+        )
     return lines
 
 
-def lodo_section(runs: Sequence[Any], summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """The markdown of the leave-one-domain-out tables, or [] when no run held a domain out."""
-    held = [r for r in runs if getattr(r, "holdout", None)]
+def lodo_section(cells: Sequence[Cell], summaries: Summaries) -> list[str]:
+    """The markdown of the leave-one-domain-out tables, or [] when no run held a domain out.
+    With seeds, every accuracy is the mean ± standard error over them."""
+    held = [c for c in cells if c.holdout]
     if not held:
         return []
-    specs = list(dict.fromkeys(summaries[r.name].get("spec_name", r.spec.name) for r in held))
-    domains = list(dict.fromkeys(r.holdout for r in held))
+    specs = list(dict.fromkeys(c.label for c in held))
+    domains = list(dict.fromkeys(c.holdout for c in held))
     test, val, oracle = {}, {}, {}
-    for run in held:
-        s = summaries[run.name]
-        key = (s.get("spec_name", run.spec.name), run.holdout)
-        test[key] = s.get("test_accuracy")
-        val[key] = s.get("best_val_accuracy")
-        oracle[key] = s.get("oracle_test_accuracy")
+    for cell in held:
+        key = (cell.label, cell.holdout)
+        test[key] = cell.per_seed(summaries, "test_accuracy")
+        val[key] = cell.per_seed(summaries, "best_val_accuracy")
+        oracle[key] = cell.per_seed(summaries, "oracle_test_accuracy")
+    seeds = sorted({r.seed for c in held for r in c.runs})
+    over = (
+        [f"Mean ± standard error (percentage points) over {plural(len(seeds), 'seed')}.", ""]
+        if len(seeds) > 1
+        else []
+    )
     return [
         "## Leave-one-domain-out",
         "",
         SELECTION_RULE,
         "",
+        *over,
         "Test accuracy on the held-out domain (columns) at the selected epoch:",
         "",
         *_table(specs, domains, test),

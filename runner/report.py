@@ -1,6 +1,12 @@
 """The sweep's report: `<out>/report.md` with accuracy tables, a bar chart, every run's learned
 filters and, per spec trained for both tasks, the category-vs-domain comparison.
 
+With several seeds, every accuracy is the mean ± standard error over them (`55.0% ± 1.2 (n=3)`,
+the error in percentage points), each variant is compared with the first seed by seed, and the
+figures and the comparison of each variant are those of its first seed. With a grid, a figure
+plots the accuracy against each swept value. A cost section puts accuracy beside parameters,
+mult-adds, latency and throughput, with the Pareto frontier.
+
 Every link in report.md is relative to the report's folder, so the folder can be moved whole.
 """
 
@@ -16,8 +22,14 @@ import yaml
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
+from runner.cost_table import cost_section
+from runner.grid import point_label
+from runner.grid_plot import plot_grid
 from runner.lodo_table import lodo_section
+from runner.paired_table import paired_section
+from runner.replicates import Cell, group_seeds
 from runner.rundir import RunDir
+from runner.stats import Estimate
 from runner.sweep_plan import SweepRun
 from runner.variant_table import variant_table
 from runner.visualize.accuracy import plot_accuracy
@@ -57,21 +69,50 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
-def accuracy_table(runs: Sequence[SweepRun], summaries: dict[str, dict], base: Path) -> str:
+def _estimated(estimate: Estimate | None) -> str:
+    return "" if estimate is None else estimate.percent()
+
+
+def _epochs(cell: Cell, summaries: dict[str, dict]) -> str:
+    """The best epoch, or the range of the seeds' best epochs."""
+    epochs = sorted(
+        int(v) for v in cell.per_seed(summaries, "best_epoch").values() if v is not None
+    )
+    if not epochs:
+        return ""
+    return str(epochs[0]) if epochs[0] == epochs[-1] else f"{epochs[0]}–{epochs[-1]}"
+
+
+def _runs(cell: Cell, base: Path) -> str:
+    if len(cell.runs) == 1:
+        return f"[{cell.first.name}]({_link(cell.first.path, base)}/)"
+    return " ".join(f"[seed {r.seed}]({_link(r.path, base)}/)" for r in cell.runs)
+
+
+def _row_label(cell: Cell, summaries: dict[str, dict]) -> str:
+    name = cell.label if cell.first.grid else summaries[cell.first.name].get("spec_name")
+    held = f", {cell.holdout} held out" if cell.holdout else ""
+    return f"{name or cell.label}{held}"
+
+
+def accuracy_table(cells: Sequence[Cell], summaries: dict[str, dict], base: Path) -> str:
+    """One row per variant (and held-out domain); accuracies as mean ± SE over its seeds."""
     lines = [
         "| Spec | Parameters | Mult-adds | Best val accuracy | Best epoch | Final val accuracy "
         "| Seconds / epoch | Run |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for run in runs:
-        s = summaries[run.name]
-        seconds = s.get("seconds_per_epoch")
+    for cell in cells:
+        s = summaries[cell.first.name]
+        seconds = cell.estimate(summaries, "seconds_per_epoch")
         lines.append(
-            f"| {s.get('spec_name', run.spec.name)} | {_count(s.get('params'))} "
-            f"| {_mult_adds(s.get('mult_adds'))} | {_percent(s.get('best_val_accuracy'))} "
-            f"| {s.get('best_epoch', '')} | {_percent(s.get('final_val_accuracy'))} "
-            f"| {'' if seconds is None else f'{seconds:.1f}'} "
-            f"| [{run.name}]({_link(run.path, base)}/) |"
+            f"| {_row_label(cell, summaries)} | {_count(s.get('params'))} "
+            f"| {_mult_adds(s.get('mult_adds'))} "
+            f"| {_estimated(cell.estimate(summaries, 'best_val_accuracy'))} "
+            f"| {_epochs(cell, summaries)} "
+            f"| {_estimated(cell.estimate(summaries, 'final_val_accuracy'))} "
+            f"| {'' if seconds is None else f'{seconds.mean:.1f}'} "
+            f"| {_runs(cell, base)} |"
         )
     return "\n".join(lines)
 
@@ -85,6 +126,10 @@ def settings_line(runs: Sequence[SweepRun], base: Path) -> str:
     parts = []
     for field in SETTINGS:
         values = {repr(c.get(field)) for c in configs}
+        if field == "seed" and len(values) > 1:
+            seeds = sorted({int(c.get("seed") or 0) for c in configs})
+            parts.append(f"seeds {', '.join(map(str, seeds))}")
+            continue
         if len(values) > 1:
             parts.append(f"{field} varies")
             continue
@@ -124,11 +169,17 @@ def spec_section(
     figures: dict[str, VisualizeResult],
     comparison: ComparisonResult | None,
     base: Path,
+    several_seeds: bool = False,
 ) -> list[str]:
     first = spec_runs[0]
-    lines = [f"## {first.spec.name} (`{first.spec_path.as_posix()}`)", ""]
+    lines = [f"## {first.label} (`{first.spec_path.as_posix()}`)", ""]
     if first.spec.description:
         lines += [first.spec.description, ""]
+    if any(r.grid for r in spec_runs):
+        sets = " ".join(f"--set {s}" for s in first.spec_set)
+        lines += [f"Built from the spec with `{sets}`.", ""]
+    if several_seeds:
+        lines += [f"Figures of seed {first.seed}; the other seeds' are in their run folders.", ""]
     lines += ["### Learning curves", ""]
     for run in spec_runs:
         curves = figures[run.name].curves
@@ -143,6 +194,18 @@ def spec_section(
         lines += [
             f"### {c.a.label.capitalize()} vs {c.b.label}: filters and linear CKA",
             "",
+            *(
+                [
+                    f"CKA baseline: {c.a.label} seed {first.seed} against another seed of the "
+                    "same spec and task, layer by layer: the noise floor. A layer's two tasks "
+                    "differ by more than seeds do where it reads *apart*. The two tasks' runs "
+                    "share their seed's start and the baseline's runs do not, so *alike* may "
+                    "owe to that start.",
+                    "",
+                ]
+                if several_seeds
+                else []
+            ),
             c.table(),
             "",
             c.legend(),
@@ -159,49 +222,92 @@ def spec_section(
     return lines
 
 
+def _pairs_with(category: Cell, other: Cell) -> bool:
+    return other.variant == category.variant and other.task == "domain" and other.holdout is None
+
+
+def _specs(by_variant: dict[str, list[SweepRun]]) -> str:
+    files = {runs[0].spec_path for runs in by_variant.values()}
+    if len(files) == len(by_variant):
+        return _plural(len(files), "spec")
+    return f"{_plural(len(files), 'spec')} in {_plural(len(by_variant), 'variant')}"
+
+
 def write_report(
     out: Path, runs: Sequence[SweepRun], *, say: Callable[[str], None] = print
 ) -> Path:
-    """Visualize every run, compare the two tasks of each spec, and write `<out>/report.md`."""
+    """Visualize every variant's first seed, compare the two tasks of each, and write
+    `<out>/report.md`."""
     out = Path(out)
     summaries = {run.name: _summary(run) for run in runs}
-    by_spec: dict[Path, list[SweepRun]] = {}
-    for run in runs:
-        by_spec.setdefault(run.spec_path, []).append(run)
+    cells = group_seeds(runs)
+    by_variant: dict[str, list[SweepRun]] = {}
+    for cell in cells:
+        by_variant.setdefault(cell.variant, []).append(cell.first)  # its first seed
+    shown = [run for variant_runs in by_variant.values() for run in variant_runs]
     tasks = list(dict.fromkeys(run.task for run in runs))
 
-    figures = {run.name: visualize_run(run.path) for run in runs}
-    comparisons: dict[Path, ComparisonResult] = {}
-    for spec_path, spec_runs in by_spec.items():
-        by_task = {r.task: r for r in spec_runs}
-        if "category" in by_task and "domain" in by_task:
-            comparisons[spec_path] = compare_runs(by_task["category"].path, by_task["domain"].path)
+    figures = {run.name: visualize_run(run.path) for run in shown}
+    comparisons: dict[str, ComparisonResult] = {}
+    for cell in cells:
+        domain = next((c for c in cells if _pairs_with(cell, c)), None)
+        if cell.task == "category" and cell.holdout is None and domain is not None:
+            # With seeds, the floor is seed against seed of the same spec and task: how far
+            # apart two trainings land by chance, which the two tasks must exceed to differ.
+            seed_baseline = cell.runs[1].path if len(cell.runs) > 1 else None
+            comparisons[cell.variant] = compare_runs(
+                cell.first.path, domain.first.path, baseline=seed_baseline
+            )
 
-    names = [spec_runs[0].spec.name for spec_runs in by_spec.values()]
-    accuracy = {
-        (run.spec.name, run.task): summaries[run.name]["best_val_accuracy"]
-        for run in runs
-        if summaries[run.name].get("best_val_accuracy") is not None
-    }
+    names = [variant_runs[0].label for variant_runs in by_variant.values()]
+    means: dict[tuple[str, str], list[float]] = {}
+    for cell in cells:
+        estimate = cell.estimate(summaries, "best_val_accuracy")
+        if estimate is not None:
+            means.setdefault((cell.label, cell.task), []).append(estimate.mean)
+    accuracy = {key: sum(v) / len(v) for key, v in means.items()}
     chart = plot_accuracy(
         names, tasks, accuracy, out / ACCURACY_FILE, "Best validation accuracy per spec and task"
     )
+    seeds = sorted({run.seed for run in runs})
 
     lines = [
-        f"# Study: {_plural(len(by_spec), 'spec')} x {_plural(len(tasks), 'task')}",
+        f"# Study: {_specs(by_variant)} x {_plural(len(tasks), 'task')}"
+        + (f" x {_plural(len(seeds), 'seed')}" if len(seeds) > 1 else ""),
         "",
         settings_line(runs, out),
         "",
-        f"![Best validation accuracy per spec and task]({_link(chart, out)})",
-        "",
     ]
+    if len(seeds) > 1:
+        lines += [
+            "Every accuracy is the mean ± standard error over the seeds (sample standard "
+            "deviation / sqrt(n), in percentage points), n the number of seeds; the chart "
+            "shows the means.",
+            "",
+        ]
+    lines += [f"![Best validation accuracy per spec and task]({_link(chart, out)})", ""]
     for task in tasks:
-        task_runs = [r for r in runs if r.task == task]
-        lines += [f"## {task.capitalize()} task", "", accuracy_table(task_runs, summaries, out), ""]
-    lines += variant_table([(path, spec_runs[0].spec) for path, spec_runs in by_spec.items()])
-    lines += lodo_section(runs, summaries)
-    for spec_path, spec_runs in by_spec.items():
-        lines += spec_section(spec_runs, figures, comparisons.get(spec_path), out)
+        task_cells = [c for c in cells if c.task == task]
+        table = accuracy_table(task_cells, summaries, out)
+        lines += [f"## {task.capitalize()} task", "", table, ""]
+    lines += cost_section(cells, summaries, out)
+    if any(run.grid for run in runs):
+        grid = plot_grid(cells, summaries, out)
+        lines += [
+            "## Accuracy against the swept values",
+            "",
+            f"![Accuracy against each swept value]({_link(grid, out)})",
+            "",
+        ]
+    lines += paired_section(cells, summaries)
+    firsts = [variant_runs[0] for variant_runs in by_variant.values()]
+    lines += variant_table(
+        [(r.spec_path, r.spec) for r in firsts], [point_label(r.grid) for r in firsts]
+    )
+    lines += lodo_section(cells, summaries)
+    for variant, variant_runs in by_variant.items():
+        comparison = comparisons.get(variant)
+        lines += spec_section(variant_runs, figures, comparison, out, len(seeds) > 1)
     report = out / REPORT_FILE
     write_text_atomic(report, "\n".join(lines).rstrip() + "\n")
     say(f"wrote {report}")

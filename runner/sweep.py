@@ -1,6 +1,8 @@
 """`archspec sweep`: train every spec for every task, then write one report of the whole study.
 
-Runs go to `<out>/<spec stem>-<task>/` (sweep_plan.py says what each needs). They are trained one
+With `--seeds`, every (spec, task) is trained once per seed; with `--grid`, every spec is swept
+over the grid's values. Runs go to `<out>/<spec stem>-<task>/` (sweep_plan.py names them with
+the grid and the seed, and says what each needs). They are trained one
 after another in this process, or spread by a launcher (runner/launch/) over local processes or
 SLURM jobs. Each run is trained under its run directory's lock, so two sweeps on one `--out`
 never train into the same directory; a sweep finding a run locked goes on with the others and
@@ -17,6 +19,7 @@ from typing import Any
 from archspec.errors import UserError
 from runner import report
 from runner.config import TrainConfig
+from runner.grid import Axis
 from runner.launch import BUSY, Job, Launch, RunLock, train_one
 from runner.lodo_table import expand_holdouts
 from runner.rundir import RunDir
@@ -26,6 +29,7 @@ from runner.sweep_plan import (
     UNSTARTED_FILES,
     SweepRun,
     check_reusable,
+    parse_seeds,
     plan_sweep,
     remove_unstarted,
     run_status,
@@ -39,6 +43,7 @@ __all__ = [
     "SweepResult",
     "SweepRun",
     "check_reusable",
+    "parse_seeds",
     "plan_sweep",
     "remove_unstarted",
     "run_status",
@@ -109,15 +114,20 @@ def run_sweep(
     launch: Launch | None = None,
     progress: bool = True,
     tensorboard: bool = False,
+    seeds: Sequence[int] | None = None,
+    grid: Sequence[Axis] = (),
     say: Callable[[str], None] = print,
 ) -> SweepResult:
     """Train what is missing (resuming what was interrupted), then write `<out>/report.md`;
-    `tensorboard`: every run also logs to <run>/tensorboard/."""
+    `tensorboard`: every run also logs to <run>/tensorboard/. `seeds`: train every run once per
+    seed (None: once, with `training`'s seed). `grid`: the (PATH, values) axes of `--grid`."""
     out = Path(out)
     launch = launch or Launch()
     training = dict(training or {})
     for reserved in ("spec", "task", "out", "name"):
         training.pop(reserved, None)
+    if seeds is not None and "seed" in training:
+        raise UserError("--seed and --seeds do not go together: give every seed in --seeds 0 1 2")
     if training.get("holdout_domain") and "domain" in tasks:
         # Caught here, not after hours of training the category runs.
         raise UserError(
@@ -137,7 +147,8 @@ def run_sweep(
 
         check_devices(launch.devices)
     holdouts = expand_holdouts(training.pop("holdout_domain", None), training)
-    runs = plan_sweep(specs, tasks, out, training.get("spec_set", ()), holdouts)
+    spec_set = tuple(training.pop("spec_set", ()))
+    runs = plan_sweep(specs, tasks, out, spec_set, holdouts, seeds, grid, training.pop("seed", 0))
     configs = [
         TrainConfig(
             str(r.spec_path),
@@ -145,6 +156,8 @@ def run_sweep(
             out=str(out),
             name=r.name,
             holdout_domain=r.holdout,
+            seed=r.seed,
+            spec_set=(*spec_set, *r.spec_set),  # the run builds its variant as the plan did
             **training,
         )
         for r in runs

@@ -16,32 +16,43 @@ STUDY_BASE = "alexnet.yaml"
 MAX_LISTED = 6  # layers named in one cell; the rest are counted
 
 
-def choose_base(specs: Sequence[tuple[Path, Spec]]) -> tuple[Path, Spec]:
-    for path, spec in specs:
+def choose_base(specs: Sequence[tuple[Path, Spec]]) -> int:
+    """The index of the base among `specs`."""
+    for index, (path, _) in enumerate(specs):
         if path.name == STUDY_BASE:
-            return path, spec
-    return specs[0]
+            return index
+    return 0
 
 
-def variant_table(specs: Sequence[tuple[Path, Spec]]) -> list[str]:
-    """Markdown lines: a heading, a sentence naming the base, and one row per other spec."""
-    base_path, base = choose_base(specs)
-    others = [(p, s) for p, s in specs if p != base_path]
+def variant_table(
+    specs: Sequence[tuple[Path, Spec]], grids: Sequence[str] | None = None
+) -> list[str]:
+    """Markdown lines: a heading, a sentence naming the base, and one row per other spec.
+
+    `grids`: beside each spec, the `--grid` values that made it from its file ("" for none), so
+    the variants of one file are told apart."""
+    grids = list(grids) if grids is not None else [""] * len(specs)
+    at = choose_base(specs)
+    base_path, base = specs[at]
+    others = [(p, s, g) for i, ((p, s), g) in enumerate(zip(specs, grids, strict=True)) if i != at]
     if not others:
         return []
+    base_grid = f", {grids[at]}" if grids[at] else ""
     lines = [
         "## What each variant changes",
         "",
-        f"Each spec against `{base_path.as_posix()}` ({base.name}), from `archspec diff` "
+        f"Each spec against `{base_path.as_posix()}` ({base.name}{base_grid}), from `archspec "
+        "diff` "
         "(layers in the study's naming; receptive field of the last spatial layer).",
         "",
         "| Spec | Changes | Parameters | Mult-adds | Receptive field |",
         "|---|---|---:|---:|---:|",
     ]
-    for path, spec in others:
+    for path, spec, grid in others:
         diff = diff_specs(base, spec)
+        where = f"`{path.as_posix()}`" + (f", {grid}" if grid else "")
         lines.append(
-            f"| {spec.name} (`{path.as_posix()}`) | {_changes(diff)} | "
+            f"| {spec.name} ({where}) | {_changes(diff)} | "
             f"{_delta(diff.a.params, diff.b.params)} | "
             f"{_delta(diff.a.mult_adds, diff.b.mult_adds)} | {_rf(diff)} |"
         )

@@ -22,6 +22,28 @@ def add_grid_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_study_options(parser: argparse.ArgumentParser) -> None:
+    """The axes a sweep adds to spec x task: seeds and grids over the spec language."""
+    g = parser.add_argument_group("seeds and grids (default: one run per spec and task)")
+    g.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="N|SEED",
+        help="train every spec and task once per seed: --seeds 3 for seeds 0, 1, 2, or the "
+        "seeds themselves, --seeds 0 4 7; runs are named -seed<N>, and the report gives mean "
+        "± standard error and paired differences (default: one run, of --seed)",
+    )
+    g.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,...",
+        help="one variant of every spec per value, made with --set PATH=VALUE in memory; "
+        "repeatable, for every combination (default: none)",
+    )
+
+
 def add_launch_options(parser: argparse.ArgumentParser) -> None:
     """How the runs are spread: default one after another in this process."""
     g = parser.add_argument_group("launchers (default: one run after another, here)")
@@ -178,6 +200,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="tasks to train each spec for",
     )
     add_training_options(p)
+    add_study_options(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -187,6 +210,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     add_launch_options(p)
     p.set_defaults(handler=sweep_command)
+
+    p = subparsers.add_parser(
+        "report",
+        help="write one report of the finished runs of one or more sweep folders, refusing runs "
+        "trained on other data, splits or settings",
+    )
+    p.add_argument("dirs", type=Path, nargs="+", metavar="DIR", help="sweep folders (their --out)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where report.md and its figures go (default: DIR itself when there is one; "
+        "required with several, so no sweep's own report is overwritten)",
+    )
+    p.set_defaults(handler=report_command)
 
 
 def visualize_command(args: argparse.Namespace) -> int:
@@ -241,10 +279,12 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def sweep_command(args: argparse.Namespace) -> int:
     from archspec.cli.progress import show_progress
+    from runner.grid import parse_grid
     from runner.rundir import check_out_dir
-    from runner.sweep import run_sweep
+    from runner.sweep import parse_seeds, run_sweep
 
     check_out_dir(args.out)  # before the data is read: decoding it can take minutes
+    seeds = None if args.seeds is None else parse_seeds(args.seeds)
     result = run_sweep(
         args.specs,
         args.task,
@@ -253,7 +293,26 @@ def sweep_command(args: argparse.Namespace) -> int:
         launch=launch_from(args),
         progress=show_progress(args.quiet),
         tensorboard=args.tensorboard,
+        seeds=seeds,
+        grid=parse_grid(args.grid),
     )
     if result.report is not None:
         print(f"report: {result.report}")
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from runner.merge import read_runs
+    from runner.report import write_report
+
+    if args.out is None and len(args.dirs) > 1:
+        raise UserError(
+            f"{len(args.dirs)} sweep folders make one report: give --out DIR for it, e.g. "
+            "--out runs/merged"
+        )
+    out = args.out if args.out is not None else args.dirs[0]
+    check_writable_folder(out, "--out", "the report")
+    runs = read_runs(args.dirs)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    print(f"report: {write_report(out, runs)}")
     return 0

@@ -55,17 +55,19 @@ class FakeTrainer:
         self.interrupt_on = interrupt_on
 
     def accuracy(self, config: TrainConfig) -> float:
-        return {"category": 0.5, "domain": 0.875}[config.task] + len(Path(config.spec).stem) / 100
+        stem = len(Path(config.spec).stem)
+        task = {"category": 0.5, "domain": 0.875}[config.task]
+        return task + stem / 100 + config.seed * stem / 1000
 
     def __call__(self, config: TrainConfig, resume: Path | None = None, progress: bool = True):
         self.calls.append((config.name, resume, config.epochs))
         run = Path(config.out) / config.name
-        spec = load_spec(config.spec)
+        spec = load_spec(config.spec, config.spec_set)
         labels = LABELS[config.task]
         if resume is None:
             run.mkdir(parents=True)  # like the real one: never into an existing folder
             (run / "config.yaml").write_text(yaml.safe_dump(config.to_data()))
-            (run / "spec.yaml").write_text(yaml.safe_dump(spec.to_data()))
+            (run / "spec.yaml").write_text(yaml.safe_dump(spec.to_data(), sort_keys=False))
         else:
             assert (run / "last.pt").is_file()
         model = seeded_model(spec, len(labels), config.seed)
@@ -326,3 +328,268 @@ def test_a_real_sweep_stopped_by_ctrl_c_ends_as_if_never_stopped(tmp_path, monke
         weights_a = load_checkpoint(tmp_path / "a" / name / "last.pt").model_state
         weights_b = load_checkpoint(tmp_path / "b" / name / "last.pt").model_state
         assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a), name
+
+
+def torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+# ---- seeds ---------------------------------------------------------------------------------------
+
+
+def test_seeds_train_every_spec_once_per_seed_and_the_report_gives_mean_and_se(
+    tmp_path, specs, monkeypatch
+):
+    trainer = install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    result = sweep.run_sweep(specs, ["category"], out, {"epochs": 2}, seeds=[0, 1, 2], say=print)
+    assert [c[0] for c in trainer.calls] == [
+        f"{stem}-category-seed{n}" for stem in ("alpha", "beta") for n in range(3)
+    ]
+    for n in range(3):
+        config = yaml.safe_load((out / f"alpha-category-seed{n}" / "config.yaml").read_text())
+        assert config["seed"] == n
+    text = result.report.read_text()
+    assert "# Study: 2 specs x 1 task x 3 seeds" in text
+    assert (
+        "Training settings: epochs 2, batch size 128, lr 0.001, weight decay 0.0, seeds 0, 1, 2"
+        in text
+    )
+    # AlphaNet: 0.55, 0.555, 0.56 -> mean 55.5%, sd 0.005, SE 0.005 / sqrt(3) = 0.29 points
+    assert "| AlphaNet | 1,234 | 0.06 M | 55.5% ± 0.3 (n=3) | 2 | 55.5% ± 0.3 (n=3) |" in text
+    assert "[seed 0](alpha-category-seed0/) [seed 1](alpha-category-seed1/)" in text
+    # BetaNet - AlphaNet: -1.0, -1.1, -1.2 points; mean -1.1, SE 0.0577, t(2) 4.303: -1.35 to -0.85
+    row = next(
+        line for line in text.splitlines() if line.startswith("| BetaNet | category | 0, 1, 2")
+    )
+    assert row == "| BetaNet | category | 0, 1, 2 | -1.0 -1.1 -1.2 | -1.1 | -1.3 to -0.9 | worse |"
+    assert "Figures of seed 0" in text
+
+
+def test_a_sweep_without_seeds_pairs_its_variants_but_draws_no_verdict(
+    tmp_path, specs, monkeypatch
+):
+    install(monkeypatch, FakeTrainer())
+    result = sweep.run_sweep(specs, ["domain"], tmp_path / "s", {"epochs": 1}, say=print)
+    text = result.report.read_text()
+    tables = text.split("## Paired")[0]
+    assert "±" not in tables and "(n=" not in tables  # one run each: accuracies as before
+    assert "| BetaNet | domain | 0 | -1.0 | -1.0 |  | no difference detected at n=1 seed |" in text
+    assert "train with --seeds 3" in text
+
+
+def test_seeds_flags_count_or_list_them(tmp_path, specs, monkeypatch, capsys):
+    trainer = install(monkeypatch, FakeTrainer())
+    skip_report(monkeypatch)
+    out = tmp_path / "s"
+    common = [str(specs[0]), "--task", "domain", "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main(["sweep", *common, "--seeds", "2"]) == 0
+    assert [c[0] for c in trainer.calls] == ["alpha-domain-seed0", "alpha-domain-seed1"]
+    assert main(["sweep", *common, "--seeds", "1", "5"]) == 0
+    assert [c[0] for c in trainer.calls[2:]] == ["alpha-domain-seed5"]  # seed 1 is finished
+    for bad, message in (
+        (["--seeds", "0"], "give how many seeds"),
+        (["--seeds", "1", "1"], "seed 1 given twice"),
+        (["--seeds", "0", "-2"], "seeds are 0 or more"),
+        (["--seeds", "3", "--seed", "4"], "--seed and --seeds do not go together"),
+    ):
+        assert main(["sweep", *common, *bad]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert len(trainer.calls) == 3
+
+
+def test_a_real_three_seed_sweep_then_a_fourth_seed_trains_only_it(tmp_path, monkeypatch):
+    """Real training on the small embedded set: 1 epoch of the smallest spec, 12x12 images."""
+    from runner.train import train_run
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC.format(name="Tiny"))
+    calls: list[str] = []
+
+    def counting_train_run(config, resume=None, progress=True):
+        calls.append(config.name)
+        return train_run(config, resume=resume, progress=False)
+
+    monkeypatch.setattr(sweep, "train_run", counting_train_run)
+    out = tmp_path / "sweep"
+    args = ["sweep", str(spec), "--task", "category", "--epochs", "1", "--batch-size", "32"]
+    args += ["--workers", "1", "--device", "cpu", "--out", str(out), "--quiet"]
+    assert main([*args, "--seeds", "3"]) == 0
+    assert calls == [f"tiny-category-seed{n}" for n in range(3)]
+    assert sorted(p.name for p in out.glob("tiny-*")) == calls
+    text = (out / "report.md").read_text()
+    accuracies = [
+        json.loads((out / name / "summary.json").read_text())["best_val_accuracy"] for name in calls
+    ]
+    assert f"| {report.Estimate.of(accuracies).percent()} |" in text and "(n=3)" in text
+
+    assert re.search(r"\| Tiny \| category \| .* \| \d+\.\d\d \(cpu\) \|", text)  # latency
+
+    assert main([*args, "--seeds", "4"]) == 0
+    assert calls[3:] == ["tiny-category-seed3"]  # seeds 0-2 finished: skipped
+    assert "(n=4)" in (out / "report.md").read_text()
+
+
+def test_the_lodo_table_gives_mean_and_se_over_seeds_of_each_domain_and_of_the_average(specs):
+    from runner.lodo_table import lodo_section
+    from runner.replicates import group_seeds
+    from runner.sweep_plan import plan_sweep
+
+    runs = plan_sweep(
+        specs[:1], ["category"], Path("s"), holdouts=["photo", "sketch"], seeds=[0, 1]
+    )
+    test = {
+        "alpha-category-holdout-photo-seed0": 0.55,
+        "alpha-category-holdout-photo-seed1": 0.65,
+        "alpha-category-holdout-sketch-seed0": 0.25,
+        "alpha-category-holdout-sketch-seed1": 0.35,
+    }
+    assert sorted(r.name for r in runs) == sorted(test)
+    summaries = {name: {"test_accuracy": value} for name, value in test.items()}
+    text = "\n".join(lodo_section(group_seeds(runs), summaries))
+    # photo: mean 0.60, sd 0.0707, SE 0.05; sketch 0.30 ± 0.05; the seeds' averages 0.40, 0.50
+    assert "| AlphaNet | 60.0% ± 5.0 (n=2) | 30.0% ± 5.0 (n=2) | 45.0% ± 5.0 (n=2) |" in text
+    assert "over 2 seeds" in text
+
+
+def test_with_seeds_the_cka_baseline_is_another_seed_of_the_same_spec_and_task(
+    tmp_path, specs, monkeypatch
+):
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    tasks = ["category", "domain"]
+    result = sweep.run_sweep(specs[:1], tasks, out, {"epochs": 1}, seeds=[0, 1], say=print)
+    text = result.report.read_text()
+    assert "CKA baseline: category seed 0 against another seed" in text
+    comparison = out / "compare-alpha-category-seed0-vs-alpha-domain-seed0" / "comparison.md"
+    assert "alpha-category-seed1 (category task, seed 1)" in comparison.read_text()
+    assert not list(out.glob("compare-*seed1*"))  # figures and comparisons: the first seed's
+
+
+def test_the_cost_section_sets_accuracy_beside_cost_and_marks_the_frontier(
+    tmp_path, specs, monkeypatch
+):
+    from runner.cost_table import cost_section
+    from runner.replicates import group_seeds
+
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "s"
+    # beta: fewer parameters in the summary below and less accurate; alpha more of both
+    runs = sweep.run_sweep(specs, ["domain"], out, {"epochs": 2}, seeds=[0, 1], say=print).runs
+    summaries = {r.name: json.loads((r.path / "summary.json").read_text()) for r in runs}
+    for name in summaries:
+        if name.startswith("beta"):
+            summaries[name]["params"] = 1000
+    measured = {"alpha-domain-seed0": 2.0, "beta-domain-seed0": 3.0}
+    lines = cost_section(
+        group_seeds(runs), summaries, out, measure=lambda run: (measured[run.name], "cpu")
+    )
+    text = "\n".join(lines)
+    # alpha: 0.925, 0.93 (n=2); on the frontier of every cost (beta is cheaper only in params)
+    alpha = (
+        "| AlphaNet | domain | 92.8% ± 0.3 (n=2) | 1,234 | 56,789 | 2.00 (cpu) | 50 (batch 128) "
+    )
+    assert alpha + "| parameters, mult-adds, ms / image |" in text
+    assert "| BetaNet | domain | 91.7% ± 0.2 (n=2) | 1,000 | 56,789 | 3.00 (cpu) " in text
+    assert text.split("| BetaNet |")[1].splitlines()[0].endswith("| parameters |")
+    assert "pareto.png" in text and (out / "pareto.png").is_file()
+
+
+@pytest.mark.skipif(torch_cuda(), reason="this machine has the run's device")
+def test_latency_on_a_device_this_machine_lacks_is_not_measured_and_says_why(tmp_path):
+    from runner.latency import run_latency
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"device": "cuda"}))
+    assert run_latency(tmp_path) == (None, "cuda, not on this machine")
+
+
+# ---- archspec report DIR... ----------------------------------------------------------------------
+
+
+def test_report_merges_the_seeds_of_two_sweep_folders(tmp_path, specs, monkeypatch, capsys):
+    install(monkeypatch, FakeTrainer())
+    a, b, merged = tmp_path / "a", tmp_path / "b", tmp_path / "merged"
+    sweep.run_sweep(specs, ["domain"], a, {"epochs": 1}, seeds=[0, 1], say=print)
+    sweep.run_sweep(specs, ["domain"], b, {"epochs": 1}, seeds=[2], say=print)
+    (b / "unfinished").mkdir()
+    (b / "unfinished" / "config.yaml").write_text("task: domain\n")
+    assert main(["report", str(a), str(b), "--out", str(merged)]) == 0
+    assert "unfinished: not finished (no summary.json); left out" in capsys.readouterr().out
+    text = (merged / "report.md").read_text()
+    # AlphaNet, domain: 0.925, 0.93, 0.935 -> 93.0% ± 0.3 (n=3)
+    assert "| AlphaNet | 1,234 | 0.06 M | 93.0% ± 0.3 (n=3) |" in text
+    assert "(../a/alpha-domain-seed0/)" in text and "(../b/alpha-domain-seed2/)" in text
+    assert "| BetaNet | domain | 0, 1, 2 |" in text  # paired over all three seeds
+
+    own = (a / "report.md").read_text()
+    assert main(["report", str(a)]) == 0  # one folder: its report written again, alike
+    assert (a / "report.md").read_text().split("## Cost")[0] == own.split("## Cost")[0]
+
+
+def test_report_keeps_grid_values_apart_from_the_sweeps_own_sets(tmp_path, specs, monkeypatch):
+    install(monkeypatch, FakeTrainer())
+    out = tmp_path / "g"
+    training = {"epochs": 1, "spec_set": ("classifier.0.bias=false",)}
+    grid = [("features.0.out_channels", ("4", "8"))]
+    sweep.run_sweep(specs[:1], ["domain"], out, training, grid=grid, say=print)
+    assert main(["report", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "| AlphaNet (out_channels=4) | " in text and "| AlphaNet (out_channels=8) | " in text
+    assert "bias=" not in text.split("## Domain task")[1].split("## Accuracy against")[0]
+
+
+@pytest.mark.parametrize(
+    ("other", "why"),
+    [
+        ({"lr": 0.01}, r"trained with other settings \(lr\)"),
+        ({"val_fraction": 0.3}, r"validation splits differ \(val_fraction\)"),
+        ({"epochs": 2}, r"other settings \(epochs\)"),
+    ],
+)
+def test_report_refuses_runs_that_measure_something_else(
+    tmp_path, specs, monkeypatch, capsys, other, why
+):
+    install(monkeypatch, FakeTrainer())
+    a, b = tmp_path / "a", tmp_path / "b"
+    sweep.run_sweep(specs[:1], ["domain"], a, {"epochs": 1}, seeds=[0], say=print)
+    sweep.run_sweep(specs[:1], ["domain"], b, {"epochs": 1, **other}, seeds=[1], say=print)
+    capsys.readouterr()
+    assert main(["report", str(a), str(b), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(why, err) and "alpha-domain-seed1" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_report_refuses_two_folders_without_out_and_a_folder_without_runs(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty), str(empty)]) == 2
+    assert "give --out DIR" in capsys.readouterr().err
+    assert main(["report", str(empty)]) == 2
+    assert "holds no run directories" in capsys.readouterr().err
+
+
+def test_held_out_domains_are_paired_each_and_on_their_seed_by_seed_average(specs):
+    from runner.paired_table import paired_section
+    from runner.replicates import group_seeds
+    from runner.sweep_plan import plan_sweep
+
+    holdouts = ["photo", "sketch"]
+    runs = plan_sweep(specs, ["category"], Path("s"), holdouts=holdouts, seeds=[0, 1, 2])
+    test = {"alpha": {"photo": (0.50, 0.52, 0.54), "sketch": (0.30, 0.30, 0.36)},
+            "beta": {"photo": (0.60, 0.61, 0.65), "sketch": (0.30, 0.32, 0.34)}}  # fmt: skip
+    summaries = {r.name: {"test_accuracy": test[r.spec_path.stem][r.holdout][r.seed]} for r in runs}
+    text = "\n".join(paired_section(group_seeds(runs), summaries))
+    # photo: +10, +9, +11 points -> mean +10, SE 0.577, t(2) 4.303: +7.5 to +12.5
+    row = "| BetaNet | category, photo held out | 0, 1, 2 | +10.0 +9.0 +11.0 | +10.0 "
+    assert row + "| +7.5 to +12.5 | better |" in text
+    # sketch: 0, +2, -2 -> mean 0: no difference
+    assert "| +0.0 +2.0 -2.0 | +0.0 | -5.0 to +5.0 | no difference detected at n=3 seeds |" in text
+    # averages per seed: alpha 0.40, 0.41, 0.45; beta 0.45, 0.465, 0.495 -> +5.0, +5.5, +4.5:
+    # sd 0.5, SE 0.289, half-width 4.303 x 0.289 = 1.24
+    average = "| BetaNet | category, average of photo, sketch held out | 0, 1, 2 | +5.0 +5.5 +4.5 "
+    assert average + "| +5.0 | +3.8 to +6.2 | better |" in text
+    assert "of 3 rows, about 1 in 20" in text
