@@ -2,8 +2,8 @@
 
     import archspec
     model = archspec.build("resnet18", num_classes=10)      # a shipped spec, a path or a dict
-    print(archspec.summary("tiny", task="domain"))          # shapes, receptive fields, cost
-    archspec.validate({"name": "Net", "sections": {...}})    # SpecError names line and fix
+    print(archspec.summarize("tiny", task="domain"))          # shapes, receptive fields, cost
+    archspec.validate_spec({"name": "Net", "sections": {...}})    # SpecError names line and fix
 
 Importing archspec does not import torch; `build` does.
 """
@@ -11,13 +11,13 @@ Importing archspec does not import torch; `build` does.
 from archspec.api import (
     SpecLike,
     build,
-    diff,
-    expand,
+    diff_specs,
+    expand_spec,
     layer_kinds,
     list_models,
-    load,
-    summary,
-    validate,
+    load_spec,
+    summarize,
+    validate_spec,
 )
 from archspec.cli.version import archspec_version as _version
 from archspec.diff import SpecDiff
@@ -39,11 +39,11 @@ __all__ = [
     "UserError",
     "__version__",
     "build",
-    "diff",
-    "expand",
+    "diff_specs",
+    "expand_spec",
     "layer_kinds",
     "list_models",
-    "load",
-    "summary",
-    "validate",
+    "load_spec",
+    "summarize",
+    "validate_spec",
 ]

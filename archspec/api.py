@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from archspec.catalog import shipped_specs, spec_path
 from archspec.compose import compose
-from archspec.diff import SpecDiff, diff_specs
+from archspec.diff import SpecDiff
+from archspec.diff import diff_specs as _diff_specs
 from archspec.errors import Problem, SpecError
 from archspec.expanded_spec import expanded_yaml
 from archspec.loader import Document, read_spec_file
@@ -33,7 +34,7 @@ SpecLike = str | Path | Mapping[str, Any] | Spec
 IMAGENET_CLASSES = 1000  # the class count when none is given, as torchvision and timm build
 
 
-def load(spec: SpecLike, *, sets: Iterable[str] = ()) -> Spec:
+def load_spec(spec: SpecLike, *, sets: Iterable[str] = ()) -> Spec:
     """Read, compose (`extends`, overrides, `sets` as `--set PATH=VALUE`) and check a spec."""
     if isinstance(spec, Spec):
         if not sets:
@@ -51,7 +52,7 @@ def load(spec: SpecLike, *, sets: Iterable[str] = ()) -> Spec:
     )
 
 
-def validate(
+def validate_spec(
     spec: SpecLike,
     *,
     num_classes: int | None = None,
@@ -59,7 +60,7 @@ def validate(
     sets: Iterable[str] = (),
 ) -> ResolvedSpec:
     """Check a spec and infer every shape; `num_classes` may stay unbound. Raises SpecError."""
-    loaded = load(spec, sets=sets)
+    loaded = load_spec(spec, sets=sets)
     return resolve(loaded, _class_count(task, num_classes), allow_unbound=True)
 
 
@@ -81,7 +82,7 @@ def build(
     return compile_spec(_resolved(spec, num_classes, task, sets), device=device)
 
 
-def summary(
+def summarize(
     spec: SpecLike,
     *,
     num_classes: int | None = None,
@@ -93,7 +94,7 @@ def summary(
     return summarize_resolved(_resolved(spec, num_classes, task, sets))
 
 
-def expand(
+def expand_spec(
     spec: SpecLike,
     *,
     num_classes: int | None = None,
@@ -101,13 +102,13 @@ def expand(
     sets: Iterable[str] = (),
 ) -> str:
     """The spec as YAML with `extends`, blocks and repeats written out and every size inferred."""
-    return expanded_yaml(load(spec, sets=sets), _class_count(task, num_classes))
+    return expanded_yaml(load_spec(spec, sets=sets), _class_count(task, num_classes))
 
 
-def diff(a: SpecLike, b: SpecLike, *, num_classes: int | None = None) -> SpecDiff:
+def diff_specs(a: SpecLike, b: SpecLike, *, num_classes: int | None = None) -> SpecDiff:
     """What differs between two specs, layer by layer, and their totals (`.equal`, `.render()`,
     `.to_json()`)."""
-    return diff_specs(load(a), load(b), _class_count(None, num_classes))
+    return _diff_specs(load_spec(a), load_spec(b), _class_count(None, num_classes))
 
 
 def layer_kinds() -> Mapping[str, type[LayerSpec]]:
@@ -126,7 +127,7 @@ def _resolved(
     spec: SpecLike, num_classes: int | None, task: str | None, sets: Iterable[str]
 ) -> ResolvedSpec:
     bound = _class_count(task, num_classes)
-    return resolve(load(spec, sets=sets), IMAGENET_CLASSES if bound is None else bound)
+    return resolve(load_spec(spec, sets=sets), IMAGENET_CLASSES if bound is None else bound)
 
 
 def _class_count(task: str | None, num_classes: int | None) -> int | None:

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -43,7 +44,7 @@ def test_all_names_exist_and_are_documented() -> None:
 
 
 def test_importing_archspec_does_not_import_torch() -> None:
-    code = "import sys, archspec; archspec.summary('resnet18'); print('torch' in sys.modules)"
+    code = "import sys, archspec; archspec.summarize('resnet18'); print('torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
@@ -72,7 +73,7 @@ def test_a_mapping_is_a_spec_and_sets_apply_to_it() -> None:
         "input_shape": [3, 16, 16],
         "sections": {"features": [{"Conv2d": {"id": "c", "out_channels": 4, "kernel_size": 3}}]},
     }
-    wide = archspec.validate(data, sets=["c.out_channels=6"])
+    wide = archspec.validate_spec(data, sets=["c.out_channels=6"])
     assert wide.output_shape == (6, 14, 14)
     assert data["sections"]["features"][0]["Conv2d"]["out_channels"] == 4  # not changed
 
@@ -81,7 +82,7 @@ def test_spec_errors_carry_the_located_message(tmp_path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: Bad\nsections:\n  features:\n    - Conv2d: {out_channels: 4}\n")
     with pytest.raises(archspec.SpecError) as error:
-        archspec.load(path)
+        archspec.load_spec(path)
     assert "line 4, features[0] Conv2d: missing required field 'kernel_size'" in str(error.value)
     assert error.value.problems[0].line == 4
 
@@ -100,7 +101,7 @@ def test_bad_arguments_are_value_errors(kwargs, message) -> None:
 
 def test_a_spec_of_the_wrong_type_is_refused() -> None:
     with pytest.raises(archspec.SpecError, match="a spec is a name, a path or a mapping, got int"):
-        archspec.load(3)  # type: ignore[arg-type]
+        archspec.load_spec(3)  # type: ignore[arg-type]
 
 
 def test_the_registry_is_read_only() -> None:
@@ -108,3 +109,10 @@ def test_the_registry_is_read_only() -> None:
     assert "Conv2d" in kinds
     with pytest.raises(TypeError):
         kinds["Mine"] = object  # type: ignore[index]
+
+
+def test_no_name_hides_a_module_of_the_package() -> None:
+    # `archspec.diff` must stay the module (monkeypatch and `import archspec.diff` rely on it)
+    package = Path(archspec.__file__).parent
+    for name in archspec.__all__:
+        assert not (package / f"{name}.py").exists() and not (package / name).is_dir(), name
