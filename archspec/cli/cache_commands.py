@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from archspec.errors import UserError
-from archspec.summary import format_bytes
 from archspec.text import plural
 
 KINDS = ("datasets", "decoded")
@@ -39,6 +38,7 @@ def _entries():
 
 
 def info_command(args: argparse.Namespace) -> int:
+    from archspec.summary import format_bytes
     from runner.cache_root import ROOT_ENV, cache_root
 
     print(f"cache root: {cache_root()} (${ROOT_ENV} moves it)")
@@ -54,6 +54,7 @@ def info_command(args: argparse.Namespace) -> int:
 
 
 def clear_command(args: argparse.Namespace) -> int:
+    from archspec.summary import format_bytes
     from runner.cache_root import clear
 
     unknown = [k for k in args.kinds if k not in KINDS]
