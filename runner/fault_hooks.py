@@ -5,6 +5,8 @@ Each hook does nothing unless its variable is set, and no user has a reason to s
 - ARCHSPEC_TEST_SIGINT_AT="E,B,N": send this process N SIGINTs in the middle of step B of
   epoch E (0-based), between the forward and the backward pass; "finish,N": as the last epoch
   is done, before the final checkpoint and the summary;
+- ARCHSPEC_TEST_SIGNAL_AT="E,B,NAME": send this process signal NAME (TERM, USR1, USR2) in
+  the middle of step B of epoch E, as a cluster's scheduler does before it ends a job;
 - ARCHSPEC_TEST_PAUSE_AT="E,B": after step B of epoch E, print "paused" and sleep, so a test can
   kill the process there;
 - ARCHSPEC_TEST_HOLD_SAVE="NAME,K": hold the K-th write (1-based) of checkpoint NAME part-way
@@ -45,6 +47,9 @@ def _interrupt(setting: list[str] | None, count_at: int) -> None:
 
 def mid_step(epoch: int, batch: int) -> None:
     _interrupt(_at("ARCHSPEC_TEST_SIGINT_AT", epoch, batch), 2)
+    setting = _at("ARCHSPEC_TEST_SIGNAL_AT", epoch, batch)
+    if setting and len(setting) > 2:
+        os.kill(os.getpid(), getattr(signal, f"SIG{setting[2]}"))
 
 
 def before_finish() -> None:

@@ -56,9 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"archspec {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"archspec {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        # A scheduler's SIGTERM (runner.train.Preempted) carries its own code, 143
+        signal_name = getattr(e, "signal_name", None)
+        how = f"stopped by {signal_name}" if signal_name else "interrupted"
+        print(f"archspec {args.command}: {how}", file=sys.stderr)
+        return getattr(e, "exit_code", 130)
     except BrokenPipeError:  # `archspec layers | head`
         return 0
     except OSError as e:

@@ -215,3 +215,20 @@ def test_two_ctrl_c_as_the_last_epoch_ends_leave_a_resume_hint_that_works(
     assert f"--resume {run}" in output and not (run / "summary.json").exists()
     resume(setup, run)
     assert_same_run(uninterrupted, run)
+
+
+@pytest.mark.parametrize("name", ["TERM", "USR2"])
+def test_a_scheduler_s_signal_saves_the_position_and_exits_143(
+    setup, uninterrupted, tmp_path, name
+):
+    training = Training(train_args(setup, tmp_path), {"ARCHSPEC_TEST_SIGNAL_AT": f"1,2,{name}"})
+    code, output = training.finish()
+    run = tmp_path / "small-domain"
+    assert code == 143, output
+    assert f"SIG{name}: saving a checkpoint after this batch" in output
+    assert f"stopped by SIG{name}" in output and f"--resume {run}" in output
+    assert "Traceback" not in output
+    saved = load_checkpoint(run / "last.pt")
+    assert saved.epoch == 1 and saved.state["position"]["batch"] == 3  # batch 2 finished
+    resume(setup, run)
+    assert_same_run(uninterrupted, run)
