@@ -8,6 +8,7 @@ resumes it. submitit keeps each job's script and logs in `<out>/slurm/`.
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,30 @@ def check_slurm(options: SlurmOptions) -> None:
         )
 
 
-def slurm_job(job: Job) -> str:
-    """What a SLURM job runs (picklable: a module-level function of plain data)."""
-    return train_one(job, wait=True, progress=False)
+class SlurmRun:
+    """What a SLURM job runs: one run, trained as a local one (picklable: plain data).
+
+    submitit binds the job's USR2 (it asks SLURM for `--signal=USR2@90`) and, on it, calls
+    `checkpoint` and requeues the job when the callable has one. While training, the run's own
+    handler takes the signal first, so that last.pt is written at the end of the batch; it then
+    hands the signal on to submitit's handler, which requeues. The requeued job finds last.pt and
+    resumes the run where it stopped.
+    """
+
+    def __call__(self, job: Job) -> str:
+        try:
+            return train_one(job, wait=True, progress=False)
+        except KeyboardInterrupt as stopped:
+            name = getattr(stopped, "signal_name", None)  # runner.train.Preempted
+            if name:
+                handler = signal.getsignal(signal.Signals[name])
+                if callable(handler):
+                    handler(signal.Signals[name], None)  # submitit's: requeue and exit
+            raise
+
+    def checkpoint(self, job: Job) -> Any:
+        """The job to requeue: the same run; its last.pt makes it resume."""
+        return import_submitit().helpers.DelayedSubmission(self, job)
 
 
 def submit(jobs: Sequence[Job], options: SlurmOptions, out: Path) -> list[tuple[Job, Any]]:
@@ -59,7 +81,7 @@ def submit(jobs: Sequence[Job], options: SlurmOptions, out: Path) -> list[tuple[
     if options.cpus_per_job:
         parameters["cpus_per_task"] = options.cpus_per_job
     executor.update_parameters(**parameters)
-    return [(job, executor.submit(slurm_job, job)) for job in jobs]
+    return [(job, executor.submit(SlurmRun(), job)) for job in jobs]
 
 
 def log_of(submitted: Any) -> Path:
