@@ -131,8 +131,13 @@ def test_a_failed_local_job_is_reported_with_its_log_and_the_others_go_on(tmp_pa
 LOCAL_JOBS = SlurmOptions(cluster="local", gpus_per_job=0, time_min=10)
 
 
-def test_a_submitit_sweep_trains_reports_and_resumes_a_killed_job(tmp_path, spec, data):
+def test_a_submitit_sweep_trains_reports_and_resumes_a_killed_job(
+    tmp_path, spec, data, monkeypatch
+):
     out = tmp_path / "out"
+    # The jobs pause after the first step of their second epoch, so the kill below always
+    # finds the domain job mid-run (a fast machine could otherwise finish it first).
+    monkeypatch.setenv("ARCHSPEC_TEST_PAUSE_AT", "1,0")
     settings = {**training(data, epochs=4), "batch_size": 8}  # 7 steps an epoch
     tasks = ["category", "domain"]
     launch = Launch("slurm", slurm=LOCAL_JOBS, wait=False)
@@ -152,12 +157,20 @@ def test_a_submitit_sweep_trains_reports_and_resumes_a_killed_job(tmp_path, spec
     lock.release()
     epochs_done = load_checkpoint(run / "last.pt").epoch
     assert 1 <= epochs_done < 4 and not (run / "summary.json").exists()
-    while not (out / "small-category" / "summary.json").is_file():  # the other job goes on
-        assert time.monotonic() < deadline, "the category job never finished"
-        time.sleep(0.1)
+    other = out / "small-category"  # paused too: killed the same way, resumed the same way
+    while not (other / "last.pt").is_file():
+        assert time.monotonic() < deadline, "the category job never saved an epoch"
+        time.sleep(0.05)
+    os.kill(int(RunLock(other).holder().split()[1]), signal.SIGKILL)
+    other_lock = RunLock(other)
+    while not other_lock.acquire(wait=False):
+        assert time.monotonic() < deadline, "the killed category job still holds its lock"
+        time.sleep(0.05)
+    other_lock.release()
+    monkeypatch.delenv("ARCHSPEC_TEST_PAUSE_AT")
 
     second = run_sweep([spec], tasks, out, settings, launch=Launch("slurm", slurm=LOCAL_JOBS))
-    assert second.statuses == {"small-category": "finished", "small-domain": "resume"}
+    assert second.statuses == {"small-category": "resume", "small-domain": "resume"}
     assert second.report == out / "report.md" and second.report.is_file()
     assert yaml.safe_load((run / "summary.json").read_text())["epochs"] == 4
     metrics = (run / "metrics.csv").read_text().splitlines()[1:]
