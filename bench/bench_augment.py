@@ -27,10 +27,10 @@ import torch
 from torch import nn
 
 from archspec.spec import load_spec
-from runner.augment import Augmenter
 from runner.data import normalize
-from runner.device import pick_device
-from runner.model import seeded_model
+from runner.training.augment import Augmenter
+from runner.training.device import pick_device
+from runner.training.model import seeded_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ in interleaved rounds (every measure once per round), each a median with its ran
   model-only       forward + cross-entropy + backward + Adam on a random batch already on the
                    device, in the runner's precision (bf16 autocast on CUDA, fp32 elsewhere), in
                    channels_last and in contiguous (NCHW) memory format
-  archspec train   `archspec train` (runner.train.train_run), one epoch over the benchmark set;
+  archspec train   `archspec train` (train_run), one epoch over the benchmark set;
                    images/s from the end of its first step to the end of its last full batch
                    (warm-up, a smaller last batch, evaluation, checkpoints and figures left
                    out): the per-step speed of the training loop
@@ -52,11 +52,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-import runner.train as train_module
+import runner.training.train as train_module
 from archspec.spec import load_spec
-from runner.config import TrainConfig
 from runner.data import PACS_MEAN, PACS_STD
-from runner.model import seeded_model
+from runner.training.config import TrainConfig
+from runner.training.model import seeded_model
 
 TARGET = 0.95  # archspec train per step, against the better model-only format
 FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}

@@ -1,4 +1,4 @@
-"""Model-only training steps per second, with runner.step (the loop's own step function).
+"""Model-only training steps per second, with runner.training.step (the loop's own step function).
 
     python bench/model_step_rate.py --spec architectures/alexnet.yaml --device cuda --batch-size 128
 
@@ -15,9 +15,9 @@ import statistics
 import torch
 
 from archspec.spec import load_spec
-from runner.device import pick_device, resolve_precision, torch_memory_format
-from runner.model import seeded_model
-from runner.step import time_steps
+from runner.training.device import pick_device, resolve_precision, torch_memory_format
+from runner.training.model import seeded_model
+from runner.training.step import time_steps
 
 
 def main() -> None:

@@ -22,10 +22,10 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 import torch
 
-from runner.checkpoint import load_checkpoint
-from runner.config import TrainConfig
 from runner.data import write_synthetic
-from runner.train import train_run
+from runner.training.checkpoint import load_checkpoint
+from runner.training.config import TrainConfig
+from runner.training.train import train_run
 
 
 def largest_difference(a: Path, b: Path) -> float:

@@ -5,9 +5,9 @@
 
 Per spec, in the runner's precision (bf16 autocast on CUDA, fp32 elsewhere) and in
 --memory-format (default channels_last on CUDA, contiguous on a CPU), steps per second of:
-  model-only        runner.step.train_step on a normalised batch already on the device, in
+  model-only        runner.training.step.train_step on a normalised batch already on the device, in
                     its memory format: the model's work alone
-  + batch making    as the training loop does it (runner.batches.BatchMaker): the batch's rows
+  + batch making    as the training loop does it (training.batches.BatchMaker): the batch's rows
                     picked from the uint8 set on the device, normalised and put in the memory
                     format
   + torchvision's normalize   the way the runner made batches before: torchvision's to_dtype
@@ -31,13 +31,13 @@ import torch
 from torchvision.transforms.v2 import functional as F
 
 from archspec.spec import load_spec
-from runner.augment import Augmenter
-from runner.batches import BatchMaker
 from runner.data import PACS_MEAN, PACS_STD
 from runner.data.images import normalize
-from runner.device import resolve_precision, torch_memory_format
-from runner.model import seeded_model
-from runner.step import train_step
+from runner.training.augment import Augmenter
+from runner.training.batches import BatchMaker
+from runner.training.device import resolve_precision, torch_memory_format
+from runner.training.model import seeded_model
+from runner.training.step import train_step
 
 SET_SIZE = 1024  # at least: uint8 images resident on the device, as the runner keeps them
 

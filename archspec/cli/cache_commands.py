@@ -31,15 +31,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _entries():
-    from runner.cache_root import cache_entries
     from runner.data.cache import cache_folder
+    from runner.data.cache_root import cache_entries
 
     return cache_entries(cache_folder())
 
 
 def info_command(args: argparse.Namespace) -> int:
     from archspec.summary import format_bytes
-    from runner.cache_root import ROOT_ENV, cache_root
+    from runner.data.cache_root import ROOT_ENV, cache_root
 
     print(f"cache root: {cache_root()} (${ROOT_ENV} moves it)")
     entries = _entries()
@@ -55,7 +55,7 @@ def info_command(args: argparse.Namespace) -> int:
 
 def clear_command(args: argparse.Namespace) -> int:
     from archspec.summary import format_bytes
-    from runner.cache_root import clear
+    from runner.data.cache_root import clear
 
     unknown = [k for k in args.kinds if k not in KINDS]
     if unknown:

@@ -9,8 +9,11 @@ from pathlib import Path
 
 from archspec.text import plural
 
-EXPORT_FORMATS = ("onnx", "torchscript")  # runner.export.FORMATS; kept here so --help is fast
-DEFAULT_OPSET = 18  # runner.export.DEFAULT_OPSET, likewise
+EXPORT_FORMATS = (
+    "onnx",
+    "torchscript",
+)  # runner.deploy.export.FORMATS; kept here so --help is fast
+DEFAULT_OPSET = 18  # runner.deploy.export.DEFAULT_OPSET, likewise
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -69,8 +72,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from runner.checkpoint import find_checkpoint, load_checkpoint
-    from runner.export import TOLERANCE, export_checkpoint
+    from runner.deploy.export import TOLERANCE, export_checkpoint
+    from runner.training.checkpoint import find_checkpoint, load_checkpoint
 
     checkpoint = load_checkpoint(find_checkpoint(args.run, "best.pt"))
     result = export_checkpoint(
@@ -99,14 +102,14 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from runner.checkpoint import find_checkpoint, load_checkpoint
-    from runner.predict import (
+    from runner.deploy.predict import (
         format_predictions,
         predict,
         predictions_to_csv,
         predictions_to_data,
         unreadable_error,
     )
+    from runner.training.checkpoint import find_checkpoint, load_checkpoint
 
     checkpoint = load_checkpoint(find_checkpoint(args.run, "best.pt"))
     predictions = predict(checkpoint, args.images, args.top)

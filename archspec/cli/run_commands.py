@@ -153,7 +153,7 @@ RECIPE_FLAGS = (
 
 def recipe_overrides(args: argparse.Namespace) -> dict:
     """The recipe fields from --recipe and the flags (the flags win), checked together."""
-    from runner.recipe import check_recipe, load_recipe, parse_normalize_flag
+    from runner.training.recipe import check_recipe, load_recipe, parse_normalize_flag
 
     given = load_recipe(args.recipe) if args.recipe is not None else {}
     for name in RECIPE_FLAGS:
@@ -245,9 +245,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def train_command(args: argparse.Namespace) -> int:
     from archspec.cli.progress import show_progress
-    from runner.config import TrainConfig
-    from runner.rundir import check_out_dir, check_run_name
-    from runner.train import train_run
+    from runner.training.config import TrainConfig
+    from runner.training.rundir import check_out_dir, check_run_name
+    from runner.training.train import train_run
 
     given = training_overrides(args)
     if given.get("holdout_domain") == "all":
@@ -270,7 +270,7 @@ def train_command(args: argparse.Namespace) -> int:
             check_run_name(args.name)
     config = TrainConfig(spec=str(args.spec), task=task, out=str(args.out), name=args.name, **given)
     if args.tensorboard:
-        from runner.tensorboard import require_tensorboard
+        from runner.training.tensorboard import require_tensorboard
 
         require_tensorboard()
     explicit = set(given) | {n for n in ("task", "name") if getattr(args, n) is not None}
@@ -289,7 +289,7 @@ def _run_settings(run: Path) -> dict:
     else the copy its last.pt holds."""
     import yaml
 
-    from runner.checkpoint import find_checkpoint, load_checkpoint
+    from runner.training.checkpoint import find_checkpoint, load_checkpoint
 
     checkpoint = find_checkpoint(run, "last.pt")
     stored = checkpoint.parent / "config.yaml"

@@ -248,7 +248,7 @@ def visualize_command(args: argparse.Namespace) -> int:
 
 def compare_command(args: argparse.Namespace) -> int:
     from runner.compare import compare_runs
-    from runner.device import pick_device
+    from runner.training.device import pick_device
 
     if args.out is not None:
         check_writable_folder(args.out, "--out", "the comparison")
@@ -279,9 +279,9 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def sweep_command(args: argparse.Namespace) -> int:
     from archspec.cli.progress import show_progress
-    from runner.grid import parse_grid
-    from runner.rundir import check_out_dir
-    from runner.sweep import parse_seeds, run_sweep
+    from runner.study.grid import parse_grid
+    from runner.study.sweep import parse_seeds, run_sweep
+    from runner.training.rundir import check_out_dir
 
     check_out_dir(args.out)  # before the data is read: decoding it can take minutes
     seeds = None if args.seeds is None else parse_seeds(args.seeds)
@@ -302,8 +302,8 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from runner.merge import read_runs
-    from runner.report import write_report
+    from runner.study.merge import read_runs
+    from runner.study.report import write_report
 
     if args.out is None and len(args.dirs) > 1:
         raise UserError(

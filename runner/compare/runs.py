@@ -10,12 +10,12 @@ import torch
 
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
-from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
 from runner.compare.activations import Probe, cka_matrices, validation_images
 from runner.compare.comparison import Comparison, RunSide
 from runner.compare.layer_comparison import compare_layers
 from runner.compare.representation import CkaResult
-from runner.model import seeded_model
+from runner.training.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
+from runner.training.model import seeded_model
 from runner.visualize.filters import DEFAULT_MAX, FilterFigure, check_limits, is_rgb_layer
 from runner.visualize.layers import conv_layers
 
@@ -114,7 +114,7 @@ def compare_checkpoints(a: Checkpoint, b: Checkpoint, cka: CkaResult | None = No
 
 def _probe(ckpt: Checkpoint, model: torch.nn.Module | None = None) -> Probe:
     """The run's model, fed as it was trained: its input channels and its normalisation."""
-    from runner.recipe import run_normalization
+    from runner.training.recipe import run_normalization
 
     channels = int(ckpt.spec.input_shape[0])
     mean, std = run_normalization(ckpt.config, channels)

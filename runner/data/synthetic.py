@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from archspec.io import current_umask
-from runner.cache_root import cache_root
+from runner.data.cache_root import cache_root
 from runner.data.errors import DataError
 from runner.data.shapes import CATEGORIES, place
 from runner.data.styles import DOMAINS, STYLES
@@ -93,7 +93,7 @@ def _read_recipe(marker: Path) -> dict | None:
 
 
 def default_cache_dir() -> Path:
-    """The root of every archspec cache (see runner.cache_root)."""
+    """The root of every archspec cache (see runner.data.cache_root)."""
     return cache_root()
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from archspec.errors import UserError
-from runner.config import TrainConfig
 from runner.launch.lock import RunLock
-from runner.sweep_plan import SweepRun, run_status
+from runner.study.plan import SweepRun, run_status
+from runner.training.config import TrainConfig
 
 BUSY = "busy"  # another process holds the run's lock
 
@@ -38,7 +38,7 @@ def train_one(
     `wait`. The status is read again under the lock: another sweep may have trained the run
     while this one waited."""
     if train is None:
-        from runner.train import train_run as train
+        from runner.training.train import train_run as train
     lock = RunLock(job.run.path)
     if not lock.acquire(wait=False):
         if not wait:

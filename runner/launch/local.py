@@ -27,7 +27,7 @@ def check_devices(devices: Sequence[str]) -> tuple[str, ...]:
     """Every named device exists here (UserError naming the missing one otherwise)."""
     import torch
 
-    from runner.device import pick_device
+    from runner.training.device import pick_device
 
     for name in devices:
         if name.startswith("cuda"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from archspec.errors import UserError
 from archspec.text import plural
-from runner.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
+from runner.training.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
 from runner.visualize.curves import METRICS_FILE, plot_curves
 from runner.visualize.draw import draw_grid, draw_mosaic, grid_image, mosaic_image, panel_size
 from runner.visualize.figures import new_figure, save_figure

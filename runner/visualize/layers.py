@@ -9,7 +9,7 @@ import torch
 
 from archspec.errors import UserError
 from archspec.shapes import ResolvedLayer, resolve
-from runner.checkpoint import Checkpoint, CheckpointError
+from runner.training.checkpoint import Checkpoint, CheckpointError
 
 CONV_KIND = "Conv2d"
 

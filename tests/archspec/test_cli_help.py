@@ -105,7 +105,7 @@ def test_training_defaults_in_help_are_train_config_s(command: str) -> None:
     import dataclasses
     import re
 
-    from runner.config import TrainConfig
+    from runner.training.config import TrainConfig
 
     parser = dict(COMMANDS)[command]
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}

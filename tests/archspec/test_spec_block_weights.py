@@ -5,8 +5,8 @@ from __future__ import annotations
 from spec_test_paths import ARCHITECTURES
 
 from archspec.spec import load_spec
-from runner.checkpoint import Checkpoint
-from runner.model import seeded_model
+from runner.training.checkpoint import Checkpoint
+from runner.training.model import seeded_model
 from runner.visualize.layers import conv_layers
 
 

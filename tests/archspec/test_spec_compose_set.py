@@ -8,8 +8,8 @@ import pytest
 import yaml
 from spec_test_paths import ARCHITECTURES
 
-from runner.checkpoint import load_checkpoint
 from runner.data import write_synthetic
+from runner.training.checkpoint import load_checkpoint
 
 ALEXNET = ARCHITECTURES / "alexnet.yaml"
 SMALL = """\

@@ -9,8 +9,8 @@ from typing import Any
 from torch import nn
 
 from archspec.spec import Spec
-from runner.checkpoint import save_checkpoint
-from runner.model import seeded_model
+from runner.training.checkpoint import save_checkpoint
+from runner.training.model import seeded_model
 
 # 3x24x24 input, one conv block, a two-layer classifier ending in num_classes; trains in seconds.
 SMALL_SPEC = """\

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as F
 
-from runner.augment import Augmenter
-from runner.batches import BatchMaker
-from runner.train import _data_device
+from runner.training.augment import Augmenter
+from runner.training.batches import BatchMaker
+from runner.training.train import _data_device
 
 MEAN, STD = (0.1, 0.5, 0.9), (0.2, 0.3, 0.05)
 

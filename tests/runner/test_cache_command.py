@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from archspec.cli import main
-from runner.cache_root import cache_root
 from runner.data.cache import cache_folder
+from runner.data.cache_root import cache_root
 
 
 @pytest.fixture

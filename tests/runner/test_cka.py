@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from archspec.spec import spec_from_text
-from runner.checkpoint import load_checkpoint
 from runner.compare import MinibatchCKA, filter_similarity, hsic1, linear_cka
 from runner.compare.activations import Probe, cka_matrices, validation_images
 from runner.compare.cka import gram
 from runner.data import normalize, write_synthetic
-from runner.model import seeded_model
+from runner.training.checkpoint import load_checkpoint
+from runner.training.model import seeded_model
 from runner.visualize.layers import conv_layers
 from tests.runner.helpers import write_checkpoint
 

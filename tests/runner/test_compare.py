@@ -11,7 +11,6 @@ import torch
 from archspec.cli import main
 from archspec.errors import UserError
 from archspec.spec import spec_from_text
-from runner.checkpoint import load_checkpoint
 from runner.compare import (
     Comparison,
     LayerComparison,
@@ -23,7 +22,8 @@ from runner.compare import (
     relative_change,
 )
 from runner.compare.representation import CkaResult
-from runner.model import seeded_model
+from runner.training.checkpoint import load_checkpoint
+from runner.training.model import seeded_model
 from tests.runner.helpers import write_checkpoint
 from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 

@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 
 import runner.data.images as images_module
-from runner.config import TrainConfig
 from runner.data import DataError
 from runner.data.cache import decode_cached
-from runner.prepare import prepare_data
+from runner.training.config import TrainConfig
+from runner.training.prepare import prepare_data
 
 SIZE = (12, 10)  # (H, W)
 HOUR_AGO = time.time() - 3600

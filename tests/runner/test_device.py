@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from archspec.errors import UserError
-from runner.device import (
+from runner.training.device import (
     autocast,
     deterministic,
     grad_scaler,

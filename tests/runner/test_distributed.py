@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from runner.checkpoint import load_checkpoint
 from runner.data import decode_images, discover, labels
-from runner.train import evaluate
+from runner.training.checkpoint import load_checkpoint
+from runner.training.train import evaluate
 from tests.runner.helpers import SMALL_SPEC
 
 

@@ -17,8 +17,8 @@ import torch
 from archspec.cli import main
 from archspec.cli.deploy_commands import DEFAULT_OPSET, EXPORT_FORMATS
 from archspec.spec import load_spec
-from runner import export
-from runner.checkpoint import load_checkpoint
+from runner.deploy import export
+from runner.training.checkpoint import load_checkpoint
 from tests.runner.helpers import write_checkpoint
 
 ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from runner.checkpoint import load_checkpoint
 from runner.data import write_synthetic
+from runner.training.checkpoint import load_checkpoint
 from tests.runner.helpers import SMALL_SPEC
 
 TIMEOUT = 120  # seconds any one process may take on a busy 2-core machine

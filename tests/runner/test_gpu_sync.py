@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from runner.config import TrainConfig
 from runner.data import write_synthetic
-from runner.train import train_run
+from runner.training.config import TrainConfig
+from runner.training.train import train_run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

@@ -11,9 +11,15 @@ import yaml
 
 from archspec.cli import main
 from archspec.errors import UserError
-from runner import sweep
-from runner.grid import check_distinct_names, grid_points, parse_grid, point_label, point_suffix
-from runner.sweep_plan import plan_sweep
+from runner.study import sweep
+from runner.study.grid import (
+    check_distinct_names,
+    grid_points,
+    parse_grid,
+    point_label,
+    point_suffix,
+)
+from runner.study.plan import plan_sweep
 from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 from tests.runner.test_sweep import SPEC, FakeTrainer
 
@@ -107,7 +113,7 @@ def test_a_grid_value_the_spec_refuses_is_named_before_anything_is_trained(
 
 def test_a_grid_sweep_trains_each_variant_and_plots_against_the_values(spec, tmp_path, monkeypatch):
     """Real training, 1 epoch on the small embedded set, of each of the four variants."""
-    from runner.train import train_run
+    from runner.training.train import train_run
 
     calls: list[str] = []
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from archspec.cli import main
-from runner.config import TrainConfig
 from runner.data import write_synthetic
-from runner.sweep import run_sweep
-from runner.train import train_run
+from runner.study.sweep import run_sweep
+from runner.training.config import TrainConfig
+from runner.training.train import train_run
 from tests.runner.helpers import SMALL_SPEC
 
 

@@ -13,8 +13,8 @@ from torchvision import models
 
 from archspec.cli import main
 from archspec.spec import load_spec, spec_from_text
-from runner.init import InitError, load_init
-from runner.model import seeded_model
+from runner.training.init import InitError, load_init
+from runner.training.model import seeded_model
 from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]

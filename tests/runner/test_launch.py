@@ -19,10 +19,10 @@ import torch
 import yaml
 
 from archspec.cli import main
-from runner.checkpoint import load_checkpoint
 from runner.data import write_synthetic
 from runner.launch import Launch, RunLock, SlurmOptions, lock_path
-from runner.sweep import run_sweep
+from runner.study.sweep import run_sweep
+from runner.training.checkpoint import load_checkpoint
 from tests.runner.helpers import SMALL_SPEC
 from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 

@@ -11,10 +11,10 @@ import torch
 import yaml
 
 from archspec.cli import main
-from runner.checkpoint import load_checkpoint
-from runner.config import TrainConfig
 from runner.data import write_synthetic
-from runner.train import train_run
+from runner.training.checkpoint import load_checkpoint
+from runner.training.config import TrainConfig
+from runner.training.train import train_run
 from tests.runner.conftest import png
 from tests.runner.helpers import SMALL_SPEC
 

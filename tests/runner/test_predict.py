@@ -16,9 +16,9 @@ from torch import nn
 
 from archspec.cli import main
 from archspec.spec import load_spec
-from runner import predict as predict_module
-from runner.checkpoint import load_checkpoint
-from runner.model import seeded_model
+from runner.deploy import predict as predict_module
+from runner.training.checkpoint import load_checkpoint
+from runner.training.model import seeded_model
 from tests.runner.helpers import write_checkpoint
 
 ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"

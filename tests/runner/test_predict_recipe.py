@@ -11,10 +11,10 @@ from PIL import Image
 from torchvision.io import ImageReadMode, decode_image
 
 from archspec.spec import spec_from_text
-from runner.checkpoint import load_checkpoint
-from runner.model import seeded_model
-from runner.predict import predict
-from runner.recipe import IMAGENET_MEAN, IMAGENET_STD
+from runner.deploy.predict import predict
+from runner.training.checkpoint import load_checkpoint
+from runner.training.model import seeded_model
+from runner.training.recipe import IMAGENET_MEAN, IMAGENET_STD
 from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 
 LABELS = tuple("abcdefg")

@@ -13,12 +13,12 @@ import yaml
 
 from archspec.cli import build_parser, main
 from archspec.cli.run_commands import training_overrides
-from runner.augment import Augmenter
-from runner.checkpoint import load_checkpoint
-from runner.config import TrainConfig
-from runner.optimization import build_optimizer, build_schedule
-from runner.recipe import IMAGENET_MEAN, Recipe, recipe_of, statistics
-from runner.train import train_run
+from runner.training.augment import Augmenter
+from runner.training.checkpoint import load_checkpoint
+from runner.training.config import TrainConfig
+from runner.training.optimization import build_optimizer, build_schedule
+from runner.training.recipe import IMAGENET_MEAN, Recipe, recipe_of, statistics
+from runner.training.train import train_run
 
 FULL_RECIPE = """\
 # every field, with a value that is not the default
@@ -150,7 +150,7 @@ def test_domainbed_crop_is_torchvisions_at_full_scale_and_flip():
     theta[:, 0, 0], theta[:, 1, 1] = torch.tensor([-1.0, 1.0]), 1.0
     from torch.nn import functional as nnf
 
-    from runner.augment import _grid
+    from runner.training.augment import _grid
 
     x = batch.float() / 255
     out = nnf.grid_sample(x, _grid(theta, 20, 30), mode="bilinear", align_corners=False)

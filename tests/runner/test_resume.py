@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import runner.train
+import runner.training.train
 from archspec.cli import main
-from runner.checkpoint import load_checkpoint
-from runner.config import TrainConfig
 from runner.data import write_synthetic
-from runner.train import train_run
+from runner.training.checkpoint import load_checkpoint
+from runner.training.config import TrainConfig
+from runner.training.train import train_run
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_the_memory_format_chosen_at_the_start_is_stored_and_kept(
     def no_timing(*args, **kwargs):
         raise AssertionError("a resumed run must not choose again")
 
-    monkeypatch.setattr(runner.train, "choose_memory_format", no_timing)
+    monkeypatch.setattr(runner.training.train, "choose_memory_format", no_timing)
     code, out, _ = run_cli(
         ["train", str(spec_file), "--resume", str(run), "--epochs", "2", "--quiet"], capsys
     )

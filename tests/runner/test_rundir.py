@@ -17,7 +17,7 @@ import pytest
 
 from archspec.cli import main
 from archspec.errors import UserError
-from runner.rundir import check_out_dir, new_run_dir
+from runner.training.rundir import check_out_dir, new_run_dir
 from tests.runner.helpers import SMALL_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def test_racing_threads_each_claim_their_own_directory(tmp_path: Path) -> None:
 CLAIM = """
 import os, sys
 from pathlib import Path
-from runner.rundir import new_run_dir
+from runner.training.rundir import new_run_dir
 out, ready, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 ready.touch()
 while not go.exists():

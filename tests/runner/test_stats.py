@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from runner.stats import Estimate, paired, standard_error, t_quantile
+from runner.study.stats import Estimate, paired, standard_error, t_quantile
 
 
 def test_mean_standard_error_and_interval_of_three_seeds():
@@ -77,7 +77,7 @@ def test_one_shared_seed_cannot_decide_and_none_gives_no_estimate():
 
 
 def test_the_pareto_frontier_keeps_what_nothing_beats_for_less():
-    from runner.pareto import frontier
+    from runner.study.pareto import frontier
 
     # (cost, accuracy): c is beaten by b (cheaper, more accurate); d ties a's cost, less accurate
     points = [(1.0, 0.50), (2.0, 0.70), (3.0, 0.60), (1.0, 0.40), (5.0, 0.80)]

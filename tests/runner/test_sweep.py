@@ -17,9 +17,9 @@ import yaml
 from archspec.cli import main
 from archspec.errors import UserError
 from archspec.spec import load_spec
-from runner import report, sweep
-from runner.config import TrainConfig
-from runner.model import seeded_model
+from runner.study import report, sweep
+from runner.training.config import TrainConfig
+from runner.training.model import seeded_model
 from tests.runner.helpers import write_checkpoint
 from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 
@@ -48,7 +48,7 @@ HEADER = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,image
 
 
 class FakeTrainer:
-    """Stands in for runner.train.train_run; `interrupt_on=n` raises Ctrl-C in the n-th call."""
+    """Stands in for training.train.train_run; `interrupt_on=n` raises Ctrl-C in the n-th call."""
 
     def __init__(self, interrupt_on: int | None = None):
         self.calls: list[tuple[str, Path | None, int]] = []
@@ -287,9 +287,9 @@ def test_a_real_sweep_stopped_by_ctrl_c_ends_as_if_never_stopped(tmp_path, monke
     """Real training: Ctrl-C in the middle of the second run, then the same sweep again."""
     import torch
 
-    from runner.checkpoint import load_checkpoint
     from runner.data import write_synthetic
-    from runner.train import train_run
+    from runner.training.checkpoint import load_checkpoint
+    from runner.training.train import train_run
     from tests.runner.helpers import SMALL_SPEC
 
     data = tmp_path / "data"
@@ -403,7 +403,7 @@ def test_seeds_flags_count_or_list_them(tmp_path, specs, monkeypatch, capsys):
 
 def test_a_real_three_seed_sweep_then_a_fourth_seed_trains_only_it(tmp_path, monkeypatch):
     """Real training on the small embedded set: 1 epoch of the smallest spec, 12x12 images."""
-    from runner.train import train_run
+    from runner.training.train import train_run
 
     spec = tmp_path / "tiny.yaml"
     spec.write_text(SPEC.format(name="Tiny"))
@@ -434,9 +434,9 @@ def test_a_real_three_seed_sweep_then_a_fourth_seed_trains_only_it(tmp_path, mon
 
 
 def test_the_lodo_table_gives_mean_and_se_over_seeds_of_each_domain_and_of_the_average(specs):
-    from runner.lodo_table import lodo_section
-    from runner.replicates import group_seeds
-    from runner.sweep_plan import plan_sweep
+    from runner.study.lodo_table import lodo_section
+    from runner.study.plan import plan_sweep
+    from runner.study.replicates import group_seeds
 
     runs = plan_sweep(
         specs[:1], ["category"], Path("s"), holdouts=["photo", "sketch"], seeds=[0, 1]
@@ -472,8 +472,8 @@ def test_with_seeds_the_cka_baseline_is_another_seed_of_the_same_spec_and_task(
 def test_the_cost_section_sets_accuracy_beside_cost_and_marks_the_frontier(
     tmp_path, specs, monkeypatch
 ):
-    from runner.cost_table import cost_section
-    from runner.replicates import group_seeds
+    from runner.study.cost_table import cost_section
+    from runner.study.replicates import group_seeds
 
     install(monkeypatch, FakeTrainer())
     out = tmp_path / "s"
@@ -500,7 +500,7 @@ def test_the_cost_section_sets_accuracy_beside_cost_and_marks_the_frontier(
 
 @pytest.mark.skipif(torch_cuda(), reason="this machine has the run's device")
 def test_latency_on_a_device_this_machine_lacks_is_not_measured_and_says_why(tmp_path):
-    from runner.latency import run_latency
+    from runner.study.latency import run_latency
 
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"device": "cuda"}))
     assert run_latency(tmp_path) == (None, "cuda, not on this machine")
@@ -573,9 +573,9 @@ def test_report_refuses_two_folders_without_out_and_a_folder_without_runs(tmp_pa
 
 
 def test_held_out_domains_are_paired_each_and_on_their_seed_by_seed_average(specs):
-    from runner.paired_table import paired_section
-    from runner.replicates import group_seeds
-    from runner.sweep_plan import plan_sweep
+    from runner.study.paired_table import paired_section
+    from runner.study.plan import plan_sweep
+    from runner.study.replicates import group_seeds
 
     holdouts = ["photo", "sketch"]
     runs = plan_sweep(specs, ["category"], Path("s"), holdouts=holdouts, seeds=[0, 1, 2])

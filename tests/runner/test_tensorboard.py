@@ -11,8 +11,8 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from archspec.cli import main
 from archspec.spec import spec_from_text
-from runner.model import seeded_model
-from runner.tensorboard import FILTERS_TAG, TensorBoardLog, filter_image
+from runner.training.model import seeded_model
+from runner.training.tensorboard import FILTERS_TAG, TensorBoardLog, filter_image
 from tests.runner.helpers import SMALL_SPEC
 
 
@@ -98,7 +98,7 @@ def data(tmp_path_factory):
 
 
 def test_train_with_tensorboard_logs_what_metrics_csv_holds(tmp_path, data):
-    from runner.rundir import RunDir
+    from runner.training.rundir import RunDir
 
     spec = tmp_path / "small.yaml"
     spec.write_text(SMALL_SPEC)

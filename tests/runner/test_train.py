@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from archspec.cli import main
-from runner.checkpoint import load_checkpoint
-from runner.config import TrainConfig
 from runner.data import write_synthetic
-from runner.train import train_run
+from runner.training.checkpoint import load_checkpoint
+from runner.training.config import TrainConfig
+from runner.training.train import train_run
 from tests.runner.helpers import SMALL_SPEC
 
 TIMING_COLUMNS = ("seconds", "images_per_second")

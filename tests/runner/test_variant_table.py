@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archspec.spec import load_spec
-from runner.variant_table import variant_table
+from runner.study.variant_table import variant_table
 
 ARCHITECTURES = Path(__file__).resolve().parents[2] / "architectures"
 

@@ -14,8 +14,8 @@ from archspec.compose import compose
 from archspec.errors import UserError
 from archspec.loader import read_spec_file
 from archspec.spec import load_spec, spec_from_text
-from runner.checkpoint import Checkpoint
-from runner.model import seeded_model
+from runner.training.checkpoint import Checkpoint
+from runner.training.model import seeded_model
 from runner.visualize import (
     confusion_matrix,
     kernel_grid,

@@ -15,7 +15,7 @@ class TrainConfig:
     batch_size: int = 128  # the study's batch size
     lr: float = 1e-3  # Adam's default, the study's choice
     weight_decay: float = 0.0  # the study used none
-    # The rest of the recipe (runner/recipe.py checks it); the defaults are the study's.
+    # The rest of the recipe (runner/training/recipe.py checks it); the defaults are the study's.
     optimizer: str = "adam"  # adam | adamw | sgd
     momentum: float = 0.0  # sgd only
     nesterov: bool = False  # sgd with momentum only

@@ -35,20 +35,20 @@ from archspec.memory import check_memory
 from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
 from runner import fault_hooks
-from runner.augment import Augmenter
-from runner.batches import BatchMaker
-from runner.checkpoint import (
+from runner.data import PACS_MEAN, PACS_STD, embedded_dataset, normalize
+from runner.data.channels import check_channels, per_channel
+from runner.training.augment import Augmenter
+from runner.training.batches import BatchMaker
+from runner.training.checkpoint import (
     Checkpoint,
     find_checkpoint,
     load_checkpoint,
     remove_partial_writes,
     save_checkpoint,
 )
-from runner.checkpoint_writer import CheckpointWriter, snapshot, snapshot_ready, to_cpu
-from runner.config import TrainConfig
-from runner.data import PACS_MEAN, PACS_STD, embedded_dataset, normalize
-from runner.data.channels import check_channels, per_channel
-from runner.device import (
+from runner.training.checkpoint_writer import CheckpointWriter, snapshot, snapshot_ready, to_cpu
+from runner.training.config import TrainConfig
+from runner.training.device import (
     autocast,
     deterministic,
     grad_scaler,
@@ -56,15 +56,15 @@ from runner.device import (
     resolve_precision,
     torch_memory_format,
 )
-from runner.distributed import World
-from runner.init import TORCHVISION, load_init, read_state
-from runner.model import seeded_model
-from runner.optimization import build_optimizer, build_schedule
-from runner.prepare import PreparedData, prepare_data
-from runner.recipe import Recipe, recipe_of, statistics
-from runner.resume import resumed_config
-from runner.rundir import RunDir, default_run_name, new_run_dir
-from runner.step import choose_memory_format, train_step
+from runner.training.distributed import World
+from runner.training.init import TORCHVISION, load_init, read_state
+from runner.training.model import seeded_model
+from runner.training.optimization import build_optimizer, build_schedule
+from runner.training.prepare import PreparedData, prepare_data
+from runner.training.recipe import Recipe, recipe_of, statistics
+from runner.training.resume import resumed_config
+from runner.training.rundir import RunDir, default_run_name, new_run_dir
+from runner.training.step import choose_memory_format, train_step
 
 StepHook = Callable[[int, int], None]  # (epoch, batch) after each optimizer step; for tests
 LOSS_SHOWN_EVERY = 10.0  # seconds between progress-bar loss updates (each waits for the GPU)
@@ -304,7 +304,7 @@ def _train_epochs(
 
 
 def _tensorboard(run_dir: Path | None) -> Any:
-    from runner.tensorboard import tensorboard_log  # tensorboard is an optional extra
+    from runner.training.tensorboard import tensorboard_log  # tensorboard is an optional extra
 
     return tensorboard_log(run_dir)
 

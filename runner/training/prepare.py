@@ -9,7 +9,6 @@ from pathlib import Path
 import torch
 
 from archspec.text import plural
-from runner.config import TrainConfig
 from runner.data import (
     DataError,
     check_task,
@@ -21,6 +20,7 @@ from runner.data import (
 from runner.data.cache import decode_cached
 from runner.data.channels import check_channels
 from runner.data.images import UndecodableImages
+from runner.training.config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from archspec.errors import UserError
-from runner.config import TrainConfig
+from runner.training.config import TrainConfig
 
 # How long the run goes on and where it computes; everything else is what it learns.
 MAY_CHANGE = ("epochs", "device", "workers", "checkpoint_every")

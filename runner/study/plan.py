@@ -25,8 +25,7 @@ from archspec.errors import SpecError, UserError
 from archspec.shapes import num_classes_for, resolve
 from archspec.spec import Spec, load_spec, spec_from_data
 from archspec.text import plural
-from runner.config import TrainConfig
-from runner.grid import (
+from runner.study.grid import (
     Axis,
     Point,
     check_distinct_names,
@@ -35,8 +34,9 @@ from runner.grid import (
     point_sets,
     point_suffix,
 )
-from runner.recipe import RECIPE_FIELDS
-from runner.rundir import RunDir
+from runner.training.config import TrainConfig
+from runner.training.recipe import RECIPE_FIELDS
+from runner.training.rundir import RunDir
 
 TASKS = ("category", "domain")
 # Settings that change what a run learns; device and workers do not, so they may differ.

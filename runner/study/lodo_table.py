@@ -16,8 +16,8 @@ from typing import Any
 
 from archspec.errors import UserError
 from archspec.text import plural
-from runner.replicates import Cell, Summaries, domain_average
-from runner.stats import Estimate
+from runner.study.replicates import Cell, Summaries, domain_average
+from runner.study.stats import Estimate
 
 ALL = "all"
 SELECTION_RULE = (

@@ -22,16 +22,16 @@ import yaml
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
-from runner.cost_table import cost_section
-from runner.grid import point_label
-from runner.grid_plot import plot_grid
-from runner.lodo_table import lodo_section
-from runner.paired_table import paired_section
-from runner.replicates import Cell, group_seeds
-from runner.rundir import RunDir
-from runner.stats import Estimate
-from runner.sweep_plan import SweepRun
-from runner.variant_table import variant_table
+from runner.study.cost_table import cost_section
+from runner.study.grid import point_label
+from runner.study.grid_plot import plot_grid
+from runner.study.lodo_table import lodo_section
+from runner.study.paired_table import paired_section
+from runner.study.plan import SweepRun
+from runner.study.replicates import Cell, group_seeds
+from runner.study.stats import Estimate
+from runner.study.variant_table import variant_table
+from runner.training.rundir import RunDir
 from runner.visualize.accuracy import plot_accuracy
 from runner.visualize.filters import VisualizeResult, visualize_run
 

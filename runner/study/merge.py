@@ -19,8 +19,8 @@ import yaml
 
 from archspec.errors import SpecError, UserError
 from archspec.spec import spec_from_data
-from runner.rundir import RunDir
-from runner.sweep_plan import DEFAULTS, RESULT_FIELDS, SweepRun, variant_name
+from runner.study.plan import DEFAULTS, RESULT_FIELDS, SweepRun, variant_name
+from runner.training.rundir import RunDir
 
 # What makes two runs measure the same thing: the data and its split, and how they learned.
 # The seed is the axis a report pools over; the task and held-out domain are its columns.

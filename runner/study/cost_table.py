@@ -1,7 +1,7 @@
 """The report's cost section: every variant's accuracy beside what it costs, and the Pareto figure.
 
 Parameters and mult-adds come from shapes (summary.json). Latency is milliseconds per image at
-batch 1, measured by runner/latency.py on the run's device; throughput is the training images
+batch 1, measured by runner/study/latency.py on the run's device; throughput is the training images
 per second on the run's own device at its training batch, the median over its epochs (metrics.csv),
 averaged over seeds.
 """
@@ -12,10 +12,10 @@ import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from runner.latency import run_latency
-from runner.pareto import Point, on_frontier, plot_pareto
-from runner.replicates import Cell, Summaries, headline_field
-from runner.rundir import RunDir
+from runner.study.latency import run_latency
+from runner.study.pareto import Point, on_frontier, plot_pareto
+from runner.study.replicates import Cell, Summaries, headline_field
+from runner.training.rundir import RunDir
 
 COSTS = ("parameters", "mult-adds", "ms / image")
 Measure = Callable[[Path], tuple[float | None, str]]  # run -> (ms per image, device in words)

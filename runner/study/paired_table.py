@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from archspec.text import plural
-from runner.replicates import Cell, Summaries, domain_average, headline_field
-from runner.stats import paired
+from runner.study.replicates import Cell, Summaries, domain_average, headline_field
+from runner.study.stats import paired
 
 
 def _points(value: float) -> str:

@@ -20,7 +20,7 @@ from torch import nn
 
 from archspec.errors import UserError
 from archspec.weights import load_state_dict_matching
-from runner.checkpoint import load_failure
+from runner.training.checkpoint import load_failure
 
 TORCHVISION = "torchvision:"
 

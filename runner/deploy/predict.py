@@ -12,11 +12,11 @@ from typing import Any
 import torch
 
 from archspec.errors import UserError
-from runner.checkpoint import Checkpoint
 from runner.data import DataError, decode_images, normalize
 from runner.data.errors import bullet_list
 from runner.data.folders import IMAGE_FORMATS, IMAGE_SUFFIXES
-from runner.recipe import run_normalization
+from runner.training.checkpoint import Checkpoint
+from runner.training.recipe import run_normalization
 
 CHUNK = 256  # images decoded at a time: a folder of 10,000 never sits in memory at once
 UNREADABLE = "cannot be decoded as an image"

@@ -12,8 +12,8 @@ import torch
 import yaml
 
 from archspec.errors import UserError
-from runner.checkpoint import find_checkpoint, load_checkpoint
-from runner.device import pick_device
+from runner.training.checkpoint import find_checkpoint, load_checkpoint
+from runner.training.device import pick_device
 
 WARMUP = 3  # first calls pay for allocation and kernel selection
 REPEATS = 15  # the median of these: robust to a stray slow call

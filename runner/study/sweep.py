@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from archspec.errors import UserError
-from runner import report
-from runner.config import TrainConfig
-from runner.grid import Axis
 from runner.launch import BUSY, Job, Launch, RunLock, train_one
-from runner.lodo_table import expand_holdouts
-from runner.rundir import RunDir
-from runner.sweep_plan import (
+from runner.study import report
+from runner.study.grid import Axis
+from runner.study.lodo_table import expand_holdouts
+from runner.study.plan import (
     RESULT_FIELDS,
     TASKS,
     UNSTARTED_FILES,
@@ -34,7 +32,9 @@ from runner.sweep_plan import (
     remove_unstarted,
     run_status,
 )
-from runner.train import train_run
+from runner.training.config import TrainConfig
+from runner.training.rundir import RunDir
+from runner.training.train import train_run
 
 __all__ = [
     "RESULT_FIELDS",
@@ -135,7 +135,7 @@ def run_sweep(
             "task: pass --task category"
         )
     if tensorboard:
-        from runner.tensorboard import require_tensorboard
+        from runner.training.tensorboard import require_tensorboard
 
         require_tensorboard()
     if launch.launcher == "slurm":

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from runner.device import autocast, torch_memory_format
+from runner.training.device import autocast, torch_memory_format
 
 OptimizerFactory = Callable[[nn.Module], torch.optim.Optimizer]
 

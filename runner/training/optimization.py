@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
-from runner.recipe import Recipe, lr_factor
+from runner.training.recipe import Recipe, lr_factor
 
 
 def build_optimizer(recipe: Recipe, parameters: Iterable[torch.nn.Parameter]):

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runner.stats import Estimate
-from runner.sweep_plan import SweepRun
+from runner.study.plan import SweepRun
+from runner.study.stats import Estimate
 
 Summaries = Mapping[str, Mapping[str, Any]]  # run name -> its summary.json
 

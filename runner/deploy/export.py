@@ -31,9 +31,9 @@ from archspec.errors import UserError
 from archspec.io import nearest_existing, write_atomic
 from archspec.memory import check_memory
 from archspec.shapes import resolve
-from runner.checkpoint import Checkpoint
 from runner.data import PACS_MEAN, PACS_STD
-from runner.rundir import RUN_FILES
+from runner.training.checkpoint import Checkpoint
+from runner.training.rundir import RUN_FILES
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}  # format -> suffix of the default file name
 DEFAULT_OPSET = 18  # what the dynamo exporter writes natively (lower ones are converted down)

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import torch
 
-from runner.augment import Augmenter
 from runner.data.images import normalize
+from runner.training.augment import Augmenter
 
 
 class BatchMaker:
