@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from archspec.cli.version import archspec_version
+        from archspec.version import archspec_version
 
         return archspec_version()
     if name in _HOMES:

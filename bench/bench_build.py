@@ -68,7 +68,7 @@ import contextlib, io, json, resource, sys, time
 import torch
 start, cpu = time.perf_counter(), time.process_time()
 if len(sys.argv) > 1:
-    from archspec.cli import main
+    from archspec_cli import main
     with contextlib.redirect_stdout(io.StringIO()):
         code = main(["build", sys.argv[1], "--num-classes", "1000"])
     assert code == 0

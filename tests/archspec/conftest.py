@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archspec.cli import main
+from archspec_cli import main
 
 
 @dataclass(frozen=True)

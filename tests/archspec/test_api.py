@@ -13,7 +13,7 @@ import torch
 from spec_test_paths import ARCHITECTURES, REPO
 
 import archspec
-from archspec.cli import main
+from archspec_cli import main
 
 API_SECTION = "## Install as a library; the Python API"
 

@@ -12,8 +12,8 @@ import pytest
 import tomllib
 from spec_test_paths import REPO
 
-from archspec.cli import build_parser, main
-from archspec.cli import version as version_module
+from archspec import version as version_module
+from archspec_cli import build_parser, main
 
 
 def sub_commands(

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from archspec.cli import main
 from archspec.compiler import Block, ParallelBlock, ResidualBlock, compile_spec
 from archspec.shapes import resolve
 from archspec.spec import load_spec, spec_from_text
+from archspec_cli import main
 
 EXIT_USER_ERROR = 2
 NUM_CLASSES = 3

@@ -87,7 +87,7 @@ def run_python(site: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[
 
 def archspec(*args: str) -> str:
     """Python code running `archspec ARGS` and exiting with its code."""
-    return f"import sys; from archspec.cli import main; sys.exit(main({list(args)!r}))"
+    return f"import sys; from archspec_cli import main; sys.exit(main({list(args)!r}))"
 
 
 def test_a_plugin_kind_is_listed_and_builds(tmp_path) -> None:
@@ -101,7 +101,7 @@ def test_a_plugin_kind_is_listed_and_builds(tmp_path) -> None:
     (tmp_path / "net.yaml").write_text(SPEC)
     code = "\n".join(
         [
-            "from archspec.cli import main",
+            "from archspec_cli import main",
             "assert main(['layers']) == 0",
             "print('---')",
             "assert main(['build', 'net.yaml', '--no-summary']) == 0",

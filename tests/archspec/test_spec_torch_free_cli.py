@@ -13,7 +13,7 @@ from spec_test_paths import ARCHITECTURES, REPO, SHIPPED_SPECS
 
 CHILD = """
 import contextlib, io, json, sys
-from archspec.cli import main
+from archspec_cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
 heavy = ("torch", "torchvision", "torchinfo", "matplotlib")

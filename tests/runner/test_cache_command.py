@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archspec.cli import main
+from archspec_cli import main
 from runner.data.cache import cache_folder
 from runner.data.cache_root import cache_root
 

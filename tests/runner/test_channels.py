@@ -9,7 +9,7 @@ import torch
 import yaml
 from torchvision.io import ImageReadMode, decode_image
 
-from archspec.cli import main
+from archspec_cli import main
 from runner.data import PACS_MEAN, PACS_STD, decode_images
 from tests.runner.helpers import SMALL_SPEC
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from archspec.cli import main
 from archspec.spec import load_spec
+from archspec_cli import main
 from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 
 LABELS = ("art_painting", "cartoon", "photo", "sketch")

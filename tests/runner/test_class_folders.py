@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from archspec.cli import main
 from archspec.spec import spec_from_text
+from archspec_cli import main
 from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 
 

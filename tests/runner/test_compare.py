@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from archspec.cli import main
 from archspec.errors import UserError
 from archspec.spec import spec_from_text
+from archspec_cli import main
 from runner.compare import (
     Comparison,
     LayerComparison,

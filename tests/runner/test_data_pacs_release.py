@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from archspec.cli import main
+from archspec_cli import main
 from runner.data import discover
 from tests.runner.helpers import SMALL_SPEC
 

@@ -14,9 +14,9 @@ import onnxruntime
 import pytest
 import torch
 
-from archspec.cli import main
-from archspec.cli.deploy_commands import DEFAULT_OPSET, EXPORT_FORMATS
 from archspec.spec import load_spec
+from archspec_cli import main
+from archspec_cli.deploy_commands import DEFAULT_OPSET, EXPORT_FORMATS
 from runner.deploy import export
 from runner.training.checkpoint import load_checkpoint
 from tests.runner.helpers import write_checkpoint

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archspec.cli import main
 from archspec.errors import UserError
+from archspec_cli import main
 from runner.study import sweep
 from runner.study.grid import (
     check_distinct_names,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archspec.cli import main
+from archspec_cli import main
 from runner.data import write_synthetic
 from runner.study.sweep import run_sweep
 from runner.training.config import TrainConfig

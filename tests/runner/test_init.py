@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import save_file
 from torchvision import models
 
-from archspec.cli import main
 from archspec.spec import load_spec, spec_from_text
+from archspec_cli import main
 from runner.training.init import InitError, load_init
 from runner.training.model import seeded_model
 from tests.runner.helpers import SMALL_SPEC, write_checkpoint

@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from archspec.cli import main
+from archspec_cli import main
 from runner.data import write_synthetic
 from runner.launch import Launch, RunLock, SlurmOptions, lock_path
 from runner.study.sweep import run_sweep

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from archspec.cli import main
+from archspec_cli import main
 from tests.runner.helpers import SMALL_SPEC
 
 NO_CONV_SPEC = """\

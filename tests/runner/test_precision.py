@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from archspec.cli import main
+from archspec_cli import main
 from runner.data import write_synthetic
 from runner.training.checkpoint import load_checkpoint
 from runner.training.config import TrainConfig

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from archspec.cli import main
 from archspec.spec import load_spec
+from archspec_cli import main
 from runner.deploy import predict as predict_module
 from runner.training.checkpoint import load_checkpoint
 from runner.training.model import seeded_model

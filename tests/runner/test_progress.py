@@ -6,8 +6,8 @@ import io
 import sys
 from pathlib import Path
 
-from archspec.cli import main
-from archspec.cli.progress import show_progress
+from archspec_cli import main
+from archspec_cli.progress import show_progress
 from tests.runner.helpers import SMALL_SPEC
 
 

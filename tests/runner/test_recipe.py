@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 
-from archspec.cli import build_parser, main
-from archspec.cli.run_commands import training_overrides
+from archspec_cli import build_parser, main
+from archspec_cli.run_commands import training_overrides
 from runner.training.augment import Augmenter
 from runner.training.checkpoint import load_checkpoint
 from runner.training.config import TrainConfig

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from archspec.cli import main
 from archspec.errors import UserError
+from archspec_cli import main
 from runner.training.rundir import check_out_dir, new_run_dir
 from tests.runner.helpers import SMALL_SPEC
 

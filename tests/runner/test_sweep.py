@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archspec.cli import main
 from archspec.errors import UserError
 from archspec.spec import load_spec
+from archspec_cli import main
 from runner.study import report, sweep
 from runner.training.config import TrainConfig
 from runner.training.model import seeded_model
@@ -265,7 +265,7 @@ def test_two_specs_with_one_stem_are_refused(tmp_path, specs, monkeypatch):
 
 
 def test_a_held_out_domain_with_the_domain_task_is_refused_before_training(tmp_path, capsys):
-    from archspec.cli import main
+    from archspec_cli import main
 
     spec = Path(__file__).parents[2] / "architectures" / "tiny.yaml"
     code = main(

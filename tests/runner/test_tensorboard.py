@@ -9,8 +9,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from archspec.cli import main
 from archspec.spec import spec_from_text
+from archspec_cli import main
 from runner.training.model import seeded_model
 from runner.training.tensorboard import FILTERS_TAG, TensorBoardLog, filter_image
 from tests.runner.helpers import SMALL_SPEC

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from archspec.cli import main
+from archspec_cli import main
 from runner.data import write_synthetic
 from runner.training.checkpoint import load_checkpoint
 from runner.training.config import TrainConfig

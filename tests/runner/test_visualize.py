@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from archspec.cli import main
 from archspec.compose import compose
 from archspec.errors import UserError
 from archspec.loader import read_spec_file
 from archspec.spec import load_spec, spec_from_text
+from archspec_cli import main
 from runner.training.checkpoint import Checkpoint
 from runner.training.model import seeded_model
 from runner.visualize import (

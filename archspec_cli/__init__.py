@@ -1,4 +1,6 @@
-"""The `archspec` command line: thin commands that call the library.
+"""The `archspec` command line: thin commands on top of the language (archspec) and the runner.
+
+The top layer: it imports both, and neither imports it.
 
 Each command module adds its sub-commands with `add_commands(subparsers)`; a command is a
 function taking the parsed arguments and returning an exit code.
@@ -10,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from archspec.cli.help_format import show_defaults
-from archspec.cli.version import archspec_version
 from archspec.distribution import DISTRIBUTION, clash_message, other_archspec_version
 from archspec.errors import UserError
+from archspec.version import archspec_version
+from archspec_cli.help_format import show_defaults
 
 EXIT_USER_ERROR = 2  # the same code argparse uses for a bad command line
 
@@ -21,7 +23,7 @@ EXIT_USER_ERROR = 2  # the same code argparse uses for a bad command line
 def build_parser() -> argparse.ArgumentParser:
     # Each module imports its heavy dependencies (torch, matplotlib) inside its commands, so
     # building the parser stays fast.
-    from archspec.cli import (
+    from archspec_cli import (
         cache_commands,
         deploy_commands,
         run_commands,

@@ -9,10 +9,8 @@ from pathlib import Path
 
 from archspec.text import plural
 
-EXPORT_FORMATS = (
-    "onnx",
-    "torchscript",
-)  # runner.deploy.export.FORMATS; kept here so --help is fast
+# runner.deploy.export.FORMATS; kept here so --help is fast
+EXPORT_FORMATS = ("onnx", "torchscript")
 DEFAULT_OPSET = 18  # runner.deploy.export.DEFAULT_OPSET, likewise
 
 

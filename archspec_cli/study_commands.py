@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from archspec.catalog import spec_path
-from archspec.cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
 from archspec.errors import UserError
 from archspec.io import check_writable_folder
 from archspec.text import plural
+from archspec_cli.run_commands import TASK_CHOICES, add_training_options, training_overrides
 
 
 def add_grid_options(parser: argparse.ArgumentParser) -> None:
@@ -278,7 +278,7 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    from archspec.cli.progress import show_progress
+    from archspec_cli.progress import show_progress
     from runner.study.grid import parse_grid
     from runner.study.sweep import parse_seeds, run_sweep
     from runner.training.rundir import check_out_dir

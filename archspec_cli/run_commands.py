@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from archspec.catalog import spec_path
-from archspec.cli.spec_commands import add_set_option
 from archspec.errors import UserError
 from archspec.io import check_writable_folder
+from archspec_cli.spec_commands import add_set_option
 
 TASK_CHOICES = ("category", "domain")
 
@@ -244,7 +244,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from archspec.cli.progress import show_progress
+    from archspec_cli.progress import show_progress
     from runner.training.config import TrainConfig
     from runner.training.rundir import check_out_dir, check_run_name
     from runner.training.train import train_run

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from archspec.distribution import DISTRIBUTION
 
-PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 def archspec_version() -> str:
