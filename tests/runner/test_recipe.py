@@ -190,7 +190,7 @@ def test_resume_is_exact_with_cosine_and_domainbed(synthetic, spec_file, tmp_pat
     settings = dict(
         spec=str(spec_file), task="category", data=str(synthetic), epochs=3, batch_size=16,
         workers=1, optimizer="sgd", momentum=0.9, lr=0.05, schedule="cosine", warmup_epochs=1,
-        augment="domainbed",
+        augment="domainbed", memory_format="contiguous",  # auto may pick another per run
     )  # fmt: skip
     whole = train_run(TrainConfig(**settings, out=str(tmp_path / "a")), progress=False)
 

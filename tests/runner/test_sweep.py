@@ -296,7 +296,10 @@ def test_a_real_sweep_stopped_by_ctrl_c_ends_as_if_never_stopped(tmp_path, monke
     write_synthetic(data, seed=0, train_per_class=2, val_per_class=1, size=24)
     spec = tmp_path / "small.yaml"
     spec.write_text(SMALL_SPEC)
-    training = {"data": str(data), "epochs": 2, "batch_size": 16, "workers": 1}
+    # The memory format is pinned: "auto" times both at start, and the two runs compared below
+    # could pick different ones, whose float sums differ in the last bits.
+    training = {"data": str(data), "epochs": 2, "batch_size": 16, "workers": 1,
+                "memory_format": "contiguous"}  # fmt: skip
     calls: list[tuple[str, Path | None]] = []
 
     def stopping_train_run(config, resume=None, progress=True):
