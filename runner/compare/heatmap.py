@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from runner.compare.representation import CkaResult
-from runner.visualize.figures import new_figure, save_figure
+from runner.figures.figure import new_figure, save_figure
 
 
 def plot_cka(cka: CkaResult, a: str, b: str, title: str, path: Path) -> Path:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import PercentFormatter
 
+from runner.figures.figure import new_figure, save_figure
 from runner.study.replicates import Cell, Summaries, headline_field
-from runner.visualize.figures import new_figure, save_figure
 
 GRID_FILE = "grid.png"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from matplotlib.ticker import NullFormatter, PercentFormatter
 
-from runner.visualize.accuracy import TASK_COLORS
-from runner.visualize.figures import new_figure, save_figure
+from runner.figures.accuracy import TASK_COLORS
+from runner.figures.figure import new_figure, save_figure
 
 PARETO_FILE = "pareto.png"
 

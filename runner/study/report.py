@@ -22,6 +22,7 @@ import yaml
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
+from runner.figures.accuracy import plot_accuracy
 from runner.study.cost_table import cost_section
 from runner.study.grid import point_label
 from runner.study.grid_plot import plot_grid
@@ -32,7 +33,6 @@ from runner.study.replicates import Cell, group_seeds
 from runner.study.stats import Estimate
 from runner.study.variant_table import variant_table
 from runner.training.rundir import RunDir
-from runner.visualize.accuracy import plot_accuracy
 from runner.visualize.filters import VisualizeResult, visualize_run
 
 REPORT_FILE = "report.md"

@@ -938,7 +938,7 @@ def _best_model(t: Training) -> nn.Module:
 def _finish(t: Training) -> None:
     """Figures and summary.json from the best model; summary.json marks the run finished."""
     from archspec.summary import summarize
-    from runner.visualize import plot_confusion, plot_curves
+    from runner.figures import plot_confusion, plot_curves
 
     run, config, data = t.run, t.config, t.data
     best = _best_model(t)

@@ -1,10 +1,8 @@
-"""Figures of runs: learned filters per conv layer, learning curves, confusion matrices.
+"""Figures of what a run learned: its conv filters, per layer, from a checkpoint.
 
 Every figure is a small PNG (100 dpi) written atomically, drawn with matplotlib's Agg backend.
 """
 
-from runner.visualize.confusion import confusion_matrix, plot_confusion
-from runner.visualize.curves import plot_curves, read_metrics
 from runner.visualize.filters import (
     FilterFigure,
     VisualizeResult,
@@ -19,14 +17,10 @@ __all__ = [
     "ConvLayer",
     "FilterFigure",
     "VisualizeResult",
-    "confusion_matrix",
     "conv_layers",
     "default_filters_dir",
     "kernel_grid",
     "parse_layer_names",
-    "plot_confusion",
-    "plot_curves",
-    "read_metrics",
     "rgb_mosaic",
     "select_layers",
     "visualize_checkpoint",

@@ -7,7 +7,7 @@ import torch
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 
-from runner.visualize.figures import GAP_COLOR, bare
+from runner.figures.figure import GAP_COLOR, bare
 from runner.visualize.grids import tile, tile_pad
 
 CELL_INCHES = 0.62  # one kernel cell; a 12-wide grid is about 7.5 inches (750 px at 100 dpi)

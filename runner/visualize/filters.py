@@ -13,10 +13,10 @@ from pathlib import Path
 
 from archspec.errors import UserError
 from archspec.text import plural
+from runner.figures.curves import METRICS_FILE, plot_curves
+from runner.figures.figure import new_figure, save_figure
 from runner.training.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
-from runner.visualize.curves import METRICS_FILE, plot_curves
 from runner.visualize.draw import draw_grid, draw_mosaic, grid_image, mosaic_image, panel_size
-from runner.visualize.figures import new_figure, save_figure
 from runner.visualize.grids import kernel_grid, rgb_mosaic
 from runner.visualize.layers import ConvLayer, conv_layers, select_layers
 

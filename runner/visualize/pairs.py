@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runner.figures.figure import new_figure, save_figure
 from runner.visualize.draw import draw_grid, draw_mosaic, grid_image, mosaic_image, panel_size
-from runner.visualize.figures import new_figure, save_figure
 from runner.visualize.filters import FilterFigure, grid_caption, rgb_caption
 from runner.visualize.grids import kernel_grid, rgb_mosaic
 from runner.visualize.layers import ConvLayer

@@ -14,13 +14,11 @@ from archspec.errors import UserError
 from archspec.loader import read_spec_file
 from archspec.spec import load_spec, spec_from_text
 from archspec_cli import main
+from runner.figures import confusion_matrix, plot_confusion, plot_curves
 from runner.training.checkpoint import Checkpoint
 from runner.training.model import seeded_model
 from runner.visualize import (
-    confusion_matrix,
     kernel_grid,
-    plot_confusion,
-    plot_curves,
     rgb_mosaic,
     visualize_checkpoint,
     visualize_run,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import PercentFormatter
 
-from runner.visualize.figures import new_figure, save_figure
+from runner.figures.figure import new_figure, save_figure
 
 TASK_COLORS = {"category": "tab:blue", "domain": "tab:orange"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from archspec.text import plural
-from runner.visualize.figures import new_figure, save_figure
+from runner.figures.figure import new_figure, save_figure
 
 
 def confusion_matrix(true: Sequence[int], pred: Sequence[int], num_classes: int) -> torch.Tensor:

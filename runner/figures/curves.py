@@ -9,7 +9,7 @@ from pathlib import Path
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from archspec.errors import UserError
-from runner.visualize.figures import new_figure, save_figure
+from runner.figures.figure import new_figure, save_figure
 
 METRICS_FILE = "metrics.csv"
 CURVE_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
