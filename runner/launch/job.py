@@ -10,7 +10,7 @@ from typing import Any
 
 from archspec.errors import UserError
 from runner.launch.lock import RunLock
-from runner.study.plan import SweepRun, run_status
+from runner.launch.status import PlannedRun, run_status
 from runner.training.config import TrainConfig
 
 BUSY = "busy"  # another process holds the run's lock
@@ -20,7 +20,7 @@ BUSY = "busy"  # another process holds the run's lock
 class Job:
     """What a process needs to train one run; plain data, so it pickles into any launcher."""
 
-    run: SweepRun
+    run: PlannedRun  # a study's SweepRun: plain data too
     config: TrainConfig
     tensorboard: bool = False  # also log to <run>/tensorboard/
 

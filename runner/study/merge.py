@@ -19,7 +19,8 @@ import yaml
 
 from archspec.errors import SpecError, UserError
 from archspec.spec import spec_from_data
-from runner.study.plan import DEFAULTS, RESULT_FIELDS, SweepRun, variant_name
+from runner.launch.status import DEFAULTS, RESULT_FIELDS
+from runner.study.plan import SweepRun, variant_name
 from runner.training.rundir import RunDir
 
 # What makes two runs measure the same thing: the data and its split, and how they learned.

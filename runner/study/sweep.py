@@ -18,37 +18,16 @@ from typing import Any
 
 from archspec.errors import UserError
 from runner.launch import BUSY, Job, Launch, RunLock, train_one
+from runner.launch.status import run_status
 from runner.study import report
 from runner.study.grid import Axis
 from runner.study.lodo_table import expand_holdouts
-from runner.study.plan import (
-    RESULT_FIELDS,
-    TASKS,
-    UNSTARTED_FILES,
-    SweepRun,
-    check_reusable,
-    parse_seeds,
-    plan_sweep,
-    remove_unstarted,
-    run_status,
-)
+from runner.study.plan import TASKS, SweepRun, parse_seeds, plan_sweep
 from runner.training.config import TrainConfig
 from runner.training.rundir import RunDir
 from runner.training.train import train_run
 
-__all__ = [
-    "RESULT_FIELDS",
-    "TASKS",
-    "UNSTARTED_FILES",
-    "SweepResult",
-    "SweepRun",
-    "check_reusable",
-    "parse_seeds",
-    "plan_sweep",
-    "remove_unstarted",
-    "run_status",
-    "run_sweep",
-]
+__all__ = ["SweepResult", "SweepRun", "parse_seeds", "plan_sweep", "run_sweep"]
 
 
 @dataclass(frozen=True)
