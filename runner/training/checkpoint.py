@@ -20,7 +20,7 @@ from archspec.errors import SpecError, UserError
 from archspec.io import write_atomic
 from archspec.shapes import resolve
 from archspec.spec import Spec, spec_from_data
-from runner import fault_hooks
+from runner.training import hooks
 
 FORMAT = "archspec-checkpoint"
 VERSION = 1
@@ -73,7 +73,7 @@ def save_checkpoint(
         "state": state or {},
     }
     path = Path(path)
-    write_atomic(path, lambda f: _torch_save(payload, fault_hooks.checkpoint_file(path.name, f)))
+    write_atomic(path, lambda f: _torch_save(payload, hooks.checkpoint_file(path.name, f)))
 
 
 def _torch_save(payload: dict[str, Any], f: IO[bytes]) -> None:

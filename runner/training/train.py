@@ -34,9 +34,9 @@ from archspec.layers import format_shape
 from archspec.memory import check_memory
 from archspec.shapes import ResolvedSpec, resolve
 from archspec.spec import Spec, load_spec
-from runner import fault_hooks
 from runner.data import PACS_MEAN, PACS_STD, embedded_dataset, normalize
 from runner.data.channels import check_channels, per_channel
+from runner.training import hooks
 from runner.training.augment import Augmenter
 from runner.training.batches import BatchMaker
 from runner.training.checkpoint import (
@@ -574,13 +574,13 @@ def _train_epoch(
                 raise stop.interrupted()
             index = order[batch * size : (batch + 1) * size]
             in_step = True
-            _train_step(t, sums, index, functools.partial(fault_hooks.mid_step, epoch, batch))
+            _train_step(t, sums, index, functools.partial(hooks.mid_step, epoch, batch))
             in_step, next_batch = False, batch + 1
             bar.update(len(index))
             if progress and time.perf_counter() - shown > LOSS_SHOWN_EVERY:
                 shown = time.perf_counter()
                 bar.set_postfix(loss=f"{sums.read()['loss'] / sums.seen:.4f}")
-            fault_hooks.after_step(epoch, batch)
+            hooks.after_step(epoch, batch)
             if on_step is not None:
                 on_step(epoch, batch)
     except KeyboardInterrupt:
@@ -914,7 +914,7 @@ def _finish_or_hint(t: Training, stop: StopRequest) -> None:
     stop.requested = False
     stop.message = "finishing the run: last.pt, figures, summary.json (Ctrl-C again to stop now)"
     try:
-        fault_hooks.before_finish()
+        hooks.before_finish()
         with _timed_checkpoint(t):
             t.writer.wait()
             if t.saved_epoch != t.config.epochs or t.best_weights is not None:

@@ -1,8 +1,9 @@
 """Real faults in a real `archspec train` process: kill -9, a full disk, Ctrl-C in a batch.
 
-Each test starts `python -m archspec train` (the environment passed through), injects the fault
-(runner/fault_hooks.py holds the hooks, each set by an environment variable), resumes, and
-compares the final weights, optimizer state and metrics with an uninterrupted run, bit for bit.
+Each test starts `python -m tests.runner.faulty_archspec train`: archspec with the fault, set by
+an environment variable of that process, in the training hooks (tests/runner/fault_injection.py).
+It resumes, and compares the final weights, optimizer state and metrics with an uninterrupted
+run, bit for bit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from runner.data import write_synthetic
 from runner.training.checkpoint import load_checkpoint
+from tests.runner.fault_injection import pythonpath_with_repo
 from tests.runner.helpers import SMALL_SPEC
 
 TIMEOUT = 120  # seconds any one process may take on a busy 2-core machine
@@ -31,10 +33,11 @@ class Training:
     """A training subprocess whose output is read line by line as it comes."""
 
     def __init__(self, args: list[str], faults: dict[str, str] | None = None) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(faults or {})}
+        path = pythonpath_with_repo()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "archspec", "train", *args],
-            env=env,
+            [sys.executable, "-m", "tests.runner.faulty_archspec", "train", *args],
+            env={**env, **(faults or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -20,9 +20,11 @@ import yaml
 
 from archspec_cli import main
 from runner.data import write_synthetic
-from runner.launch import Launch, RunLock, SlurmOptions, lock_path
+from runner.launch import Launch, RunLock, SlurmOptions, lock_path, slurm
+from runner.launch.slurm import SlurmRun
 from runner.study.sweep import run_sweep
 from runner.training.checkpoint import load_checkpoint
+from tests.runner.fault_injection import FaultySlurmRun
 from tests.runner.helpers import SMALL_SPEC
 from tests.runner.study_data import small_cache, small_embedded  # noqa: F401 (fixtures)
 
@@ -136,8 +138,14 @@ def test_a_submitit_sweep_trains_reports_and_resumes_a_killed_job(
 ):
     out = tmp_path / "out"
     # The jobs pause after the first step of their second epoch, so the kill below always
-    # finds the domain job mid-run (a fast machine could otherwise finish it first).
+    # finds the domain job mid-run (a fast machine could otherwise finish it first). The job
+    # processes unpickle FaultySlurmRun from the tests, so they need the repository's root.
+    monkeypatch.setattr(slurm, "SlurmRun", FaultySlurmRun)
     monkeypatch.setenv("ARCHSPEC_TEST_PAUSE_AT", "1,0")
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(filter(None, [str(ROOT.resolve()), os.environ.get("PYTHONPATH")])),
+    )
     settings = {**training(data, epochs=4), "batch_size": 8}  # 7 steps an epoch
     tasks = ["category", "domain"]
     launch = Launch("slurm", slurm=LOCAL_JOBS, wait=False)
@@ -167,6 +175,7 @@ def test_a_submitit_sweep_trains_reports_and_resumes_a_killed_job(
         assert time.monotonic() < deadline, "the killed category job still holds its lock"
         time.sleep(0.05)
     other_lock.release()
+    monkeypatch.setattr(slurm, "SlurmRun", SlurmRun)  # no faults from here on
     monkeypatch.delenv("ARCHSPEC_TEST_PAUSE_AT")
 
     second = run_sweep([spec], tasks, out, settings, launch=Launch("slurm", slurm=LOCAL_JOBS))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import torch
 
 from archspec_cli import main
 from runner.data import write_synthetic
+from runner.training import hooks
 from runner.training.checkpoint import load_checkpoint
 from runner.training.config import TrainConfig
 from runner.training.train import train_run
@@ -141,12 +144,15 @@ def test_interrupted_then_resumed_equals_uninterrupted(
         if (epoch, batch) == (1, 2):
             raise KeyboardInterrupt
 
-    if how == "signal":  # a real Ctrl-C in the middle of batch 2: that batch still finishes
-        monkeypatch.setenv("ARCHSPEC_TEST_SIGINT_AT", "1,2,1")
+    def ctrl_c(epoch: int, batch: int) -> None:
+        if (epoch, batch) == (1, 2):
+            os.kill(os.getpid(), signal.SIGINT)
+
     settings = config(spec_file, synthetic, tmp_path / "b", epochs=3, **device)
-    with pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        if how == "signal":  # a real Ctrl-C in the middle of batch 2: that batch still finishes
+            patch.setattr(hooks, "mid_step", ctrl_c)
         train_run(settings, progress=False, on_step=interrupt if how == "exception" else None)
-    monkeypatch.delenv("ARCHSPEC_TEST_SIGINT_AT", raising=False)
     stopped = tmp_path / "b" / "small-domain"
     assert load_checkpoint(stopped / "last.pt").state["position"]["batch"] == 3
     assert len(read_metrics(stopped)) == 1

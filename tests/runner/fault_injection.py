@@ -1,6 +1,8 @@
-"""Faults the tests inject into a real `archspec train` process, through environment variables.
+"""Faults the tests inject into a real `archspec train` process.
 
-Each hook does nothing unless its variable is set, and no user has a reason to set one:
+`python -m tests.runner.faulty_archspec train ...` (from the repository root) is `archspec` with
+the training hooks (runner/training/hooks.py) replaced by the faults below, each read from an
+environment variable of that process; the production code reads none of them:
 
 - ARCHSPEC_TEST_SIGINT_AT="E,B,N": send this process N SIGINTs in the middle of step B of
   epoch E (0-based), between the forward and the backward pass; "finish,N": as the last epoch
@@ -23,9 +25,19 @@ import signal
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import IO
 
+from runner.launch.slurm import SlurmRun
+from runner.training import hooks
+
 _writes: Counter[str] = Counter()
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pythonpath_with_repo() -> str:
+    """PYTHONPATH for a child process that imports these tests' modules by name."""
+    return os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 
 def _setting(name: str) -> list[str] | None:
@@ -45,23 +57,23 @@ def _interrupt(setting: list[str] | None, count_at: int) -> None:
         os.kill(os.getpid(), signal.SIGINT)
 
 
-def mid_step(epoch: int, batch: int) -> None:
+def _mid_step(epoch: int, batch: int) -> None:
     _interrupt(_at("ARCHSPEC_TEST_SIGINT_AT", epoch, batch), 2)
     setting = _at("ARCHSPEC_TEST_SIGNAL_AT", epoch, batch)
     if setting and len(setting) > 2:
         os.kill(os.getpid(), getattr(signal, f"SIG{setting[2]}"))
 
 
-def before_finish() -> None:
+def _before_finish() -> None:
     _interrupt(_at("ARCHSPEC_TEST_SIGINT_AT", "finish"), 1)
 
 
-def after_step(epoch: int, batch: int) -> None:
+def _after_step(epoch: int, batch: int) -> None:
     if _at("ARCHSPEC_TEST_PAUSE_AT", epoch, batch):
         _sleep_forever("paused")
 
 
-def checkpoint_file(name: str, f: IO[bytes]) -> IO[bytes]:
+def _checkpoint_file(name: str, f: IO[bytes]) -> IO[bytes]:
     """The file to save checkpoint `name` into: `f`, or `f` with a fault after its first write."""
     _writes[name] += 1
     hold, full = _setting("ARCHSPEC_TEST_HOLD_SAVE"), _setting("ARCHSPEC_TEST_ENOSPC")
@@ -96,3 +108,19 @@ def _sleep_forever(message: str) -> None:
     sys.stdout.flush()
     while True:
         time.sleep(1)
+
+
+def install() -> None:
+    """Replace the training hooks with the faults above."""
+    hooks.mid_step, hooks.after_step = _mid_step, _after_step
+    hooks.before_finish, hooks.checkpoint_file = _before_finish, _checkpoint_file
+
+
+class FaultySlurmRun(SlurmRun):
+    """A submitit job that trains with the faults above, read from the job's environment
+    (submitit's local executor passes the sweep's on). The job process unpickles this class by
+    name, so the repository root must be on its PYTHONPATH."""
+
+    def __call__(self, job):
+        install()
+        return super().__call__(job)
