@@ -1,0 +1,363 @@
+"""The items of a list or mapping of layers expanded: `repeat` and `first`, a layer kind
+checked against its schema, and a block's use with its parameters bound."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from archspec.expand_base import ExpandBase, Scope, closest, name_refusal
+from archspec.expand_blocks import REQUIRED, STRUCTURES, BlockDef
+from archspec.layers import LAYER_KINDS, suggest_kind
+from archspec.layers.reserved import LAYER
+from archspec.params import ParamError, referenced_names, substitute
+from archspec.tree import Layer, Node, Sequence
+from archspec.validate import as_yaml, validate_fields
+
+ITEM_OPTIONS = ("repeat", "first")
+MAX_LAYERS = 100_000  # an expanded network never has this many layers; a typo in repeat might
+MAX_DEPTH = 50  # blocks within blocks; deeper is a mistake (or a cycle we did not see)
+
+
+class ItemExpander(ExpandBase):
+    """Groups of layers and their items; a structure is expanded by `self.structure`."""
+
+    def group(
+        self,
+        raw: Any,
+        src: tuple,
+        scope: Scope,
+        name: str,
+        label: str,
+        class_name: str | None = None,
+        role: str = LAYER,
+    ) -> Sequence | None:
+        """A list (numbered children) or a mapping (named children) of layers; `role` says
+        what the named children become (a Sequential's, or a Residual's own, attributes)."""
+        if isinstance(raw, list):
+            if not raw:
+                self.problem(
+                    "an empty list of layers",
+                    src,
+                    scope,
+                    hint="add layers or remove it",
+                    where=label,
+                )
+                return None
+            children = self.numbered(raw, src, scope, label)
+            if children is None:
+                return None
+            return Sequence(name, children, class_name, True, src, scope.via)
+        if isinstance(raw, Mapping) and raw:
+            children = self.named(raw, src, scope, label, role)
+            if children is None:
+                return None
+            return Sequence(name, children, class_name, False, src, scope.via)
+        self.problem(
+            f"expected a list of layers or a mapping of named layers, got {as_yaml(raw)}",
+            src,
+            scope,
+            hint="write each layer on its own line starting with '- ', or `name: Kind`",
+            where=label,
+        )
+        return None
+
+    def numbered(self, raw: list, src: tuple, scope: Scope, label: str) -> tuple[Node, ...] | None:
+        """The children of a list, numbered on across the copies each `repeat` makes; None
+        when any item failed (all of them are expanded first, to tell every problem)."""
+        children: list[Node] = []
+        ok, position = True, 0
+        for i, item in enumerate(raw):
+            expanded = self.list_item(item, (*src, i), scope, position, label)
+            if expanded is None:
+                ok, position = False, position + 1
+            else:
+                children.extend(expanded)
+                position += len(expanded)
+        return tuple(children) if ok else None
+
+    def named(
+        self, raw: Mapping, src: tuple, scope: Scope, label: str, role: str
+    ) -> tuple[Node, ...] | None:
+        """The children of a mapping under the names written; None when any failed."""
+        children = []
+        ok = True
+        for key, item in raw.items():
+            key = str(key)
+            refusal = name_refusal(key, role, "a layer")
+            if refusal is not None:
+                message, hint = refusal
+                self.problem(message, (*src, key), scope, hint=hint, where=f"{label}.{key}")
+                ok = False
+                continue
+            node = self.item(item, (*src, key), scope, key, f"{label}.{key}", allow_repeat=False)
+            ok = ok and node is not None
+            if node is not None:
+                children.append(node)
+        return tuple(children) if ok else None
+
+    def list_item(
+        self, item: Any, src: tuple, scope: Scope, start: int, label: str
+    ) -> list[Node] | None:
+        count, first = 1, None
+        if isinstance(item, Mapping) and any(k in ITEM_OPTIONS for k in item):
+            count = self.repeat_count(item.get("repeat", 1), (*src, "repeat"), scope)
+            first = item.get("first")
+            if "first" in item and not self.first_applies(item, src, scope):
+                return None
+            item = {k: v for k, v in item.items() if k not in ITEM_OPTIONS}
+            if count is None:
+                return None
+        nodes = []
+        for copy in range(count):
+            node = self.item(
+                item,
+                src,
+                scope,
+                str(start + copy),
+                f"{label}[{start + copy}]",
+                overrides=first if copy == 0 else None,
+            )
+            if node is None:
+                return None
+            nodes.append(node)
+        return nodes
+
+    def first_applies(self, item: Mapping, src: tuple, scope: Scope) -> bool:
+        """`first:` changes the first of the copies `repeat` makes; refuse one that would
+        change nothing (no repeat, no fields, nothing with fields to change)."""
+        first, at = item["first"], (*src, "first")
+        if not isinstance(first, Mapping):
+            self.problem(
+                f"first must be a mapping of fields for the first copy, got {as_yaml(first)}",
+                at,
+                scope,
+                hint="e.g. first: {stride: 2}",
+            )
+            return False
+        if "repeat" not in item:
+            self.problem(
+                "first changes the first of the copies that repeat makes, and this item has "
+                "no repeat",
+                at,
+                scope,
+                hint="add repeat: N beside it, or write these fields into the layer itself",
+            )
+            return False
+        if not first:
+            self.problem(
+                "first is empty: it changes nothing",
+                at,
+                scope,
+                hint="remove it, or give the fields of the first copy (e.g. first: {stride: 2})",
+            )
+            return False
+        kinds = [k for k in item if k not in ITEM_OPTIONS]
+        if kinds == ["Sequential"]:
+            self.problem(
+                "first changes fields or block parameters, and a Sequential has neither",
+                at,
+                scope,
+                hint="define the group as a block with params, and set them in first",
+            )
+            return False
+        return True
+
+    def repeat_count(self, value: Any, src: tuple, scope: Scope) -> int | None:
+        try:
+            value = substitute(value, scope.params)
+        except ParamError as e:
+            self.problem(f"repeat: {e}", src, scope, hint=e.hint)
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.problem(
+                f"repeat must be a positive integer, got {as_yaml(value)}",
+                src,
+                scope,
+                hint="e.g. repeat: 2 (remove the item instead of repeating it 0 times)",
+            )
+            return None
+        if value > MAX_LAYERS:
+            self.problem(f"repeat {value:,} is beyond {MAX_LAYERS:,} layers", src, scope)
+            return None
+        return value
+
+    def item(
+        self,
+        item: Any,
+        src: tuple,
+        scope: Scope,
+        name: str,
+        label: str,
+        overrides: Mapping | None = None,
+        allow_repeat: bool = True,
+    ) -> Node | None:
+        if isinstance(item, str):
+            kind, fields = item, {}
+        elif isinstance(item, Mapping) and len(item) == 1:
+            kind, fields = next(iter(item.items()))
+            fields = {} if fields is None else fields
+        else:
+            extra = ""
+            if isinstance(item, Mapping) and not allow_repeat and "repeat" in item:
+                extra = "; repeat makes numbered copies, so use it in a list, not a mapping"
+            self.problem(
+                f"a layer is written as `Kind: {{field: value}}` or as a bare `Kind`, got "
+                f"{as_yaml(item)}{extra}",
+                src,
+                scope,
+                hint="e.g. - Conv2d: {out_channels: 64, kernel_size: 3}",
+                where=label,
+            )
+            return None
+        kind = str(kind)
+        src = (*src, kind)
+        if overrides and isinstance(fields, Mapping):
+            fields = {**fields, **overrides}
+            for key in overrides:
+                self.moved[(*src, key)] = (*src[:-1], "first", key)
+        self.count += 1
+        if self.count > MAX_LAYERS:
+            if not self.too_large:
+                self.too_large = True
+                self.problem(
+                    f"the network expands to more than {MAX_LAYERS:,} layers",
+                    src,
+                    scope,
+                    hint="check the repeat counts",
+                )
+            return None
+        if kind in STRUCTURES:
+            return self.structure(kind, fields, src, scope, name, label)
+        if kind in self.blocks:
+            return self.block_use(self.blocks[kind], fields, src, scope, name, label)
+        return self.layer(kind, fields, src, scope, name, label)
+
+    def layer(
+        self, kind: str, fields: Any, src: tuple, scope: Scope, name: str, label: str
+    ) -> Node | None:
+        schema = LAYER_KINDS.get(kind)
+        if schema is None:
+            guess = suggest_kind(kind) or closest(kind, [*self.blocks, *STRUCTURES])
+            hint = f"did you mean {guess}?" if guess else "run `archspec layers` to list them"
+            if not guess and self.blocks:
+                hint += f"; the blocks defined are {', '.join(self.blocks)}"
+            self.problem(f"unknown layer kind '{kind}'", src, scope, hint=hint, where=label)
+            return None
+        if not isinstance(fields, Mapping):
+            self.problem(
+                f"the fields of {kind} must be a mapping, got {as_yaml(fields)}",
+                src,
+                scope,
+                hint=f"e.g. - {kind}: {as_yaml(schema.example)}",
+                where=f"{label} {kind}",
+            )
+            return None
+        values = {}
+        for key, value in fields.items():
+            try:
+                values[key] = substitute(value, scope.params)
+            except ParamError as e:
+                self.problem(
+                    f"{key}: {e}", (*src, key), scope, hint=e.hint, where=f"{label} {kind}.{key}"
+                )
+                return None
+        result = validate_fields(
+            schema,
+            values,
+            lambda path: self.line_of_field(path, fields, scope),
+            src,
+            f"{label} {kind}",
+        )
+        if isinstance(result, list):
+            via = f" (in {scope.via})" if scope.via else ""
+            self.problems.extend(replace(p, message=p.message + via) for p in result)
+            return None
+        return Layer(name, result, src, scope.via, label)
+
+    def block_use(
+        self, block: BlockDef, fields: Any, src: tuple, scope: Scope, name: str, label: str
+    ) -> Node | None:
+        if block.name in scope.stack:
+            cycle = " -> ".join([*scope.stack[scope.stack.index(block.name) :], block.name])
+            self.problem(
+                f"block {block.name} uses itself ({cycle}); a network cannot contain itself",
+                src,
+                scope,
+                hint="remove the use, or use another block here",
+            )
+            return None
+        if len(scope.stack) >= MAX_DEPTH:
+            self.problem(f"blocks nested more than {MAX_DEPTH} deep", src, scope)
+            return None
+        if not isinstance(fields, Mapping):
+            self.problem(
+                f"the parameters of block {block.name} must be a mapping, got {as_yaml(fields)}",
+                src,
+                scope,
+                hint=f"e.g. {block.name}: {{{', '.join(f'{p}: ...' for p in block.params)}}}",
+            )
+            return None
+        bound = self.bind(block, fields, src, scope)
+        if bound is None:
+            return None
+        params, param_src = bound
+        line = self.doc.line_of(src)
+        here = f"{label} {block.name}" + (f" used on line {line}" if line else "")
+        inner = Scope(
+            params,
+            param_src,
+            f"{scope.via} > {here}" if scope.via else here,
+            (*scope.stack, block.name),
+        )
+        if block.kind == "layers":
+            return self.group(block.body, block.src, inner, name, label, class_name=block.name)
+        return self.structure(block.kind, block.body, block.src, inner, name, label, block.name)
+
+    def bind(
+        self, block: BlockDef, fields: Mapping, src: tuple, scope: Scope
+    ) -> tuple[dict[str, Any], dict[str, tuple]] | None:
+        """The values of a block's parameters at one use, and where each was written (a value
+        passed down from an outer block's parameter keeps that one's line); None when any is
+        unknown, bad, or required and missing (each told)."""
+        params: dict[str, Any] = {}
+        param_src: dict[str, tuple] = {}
+        ok = True
+        for key, value in fields.items():
+            if key not in block.params:
+                close = closest(str(key), list(block.params))
+                known = ", ".join(block.params) or "none"
+                self.problem(
+                    f"block {block.name} has no parameter '{key}'",
+                    (*src, key),
+                    scope,
+                    hint=f"did you mean {close}?" if close else f"its parameters are: {known}",
+                )
+                ok = False
+                continue
+            try:
+                params[key] = substitute(value, scope.params)
+            except ParamError as e:
+                self.problem(f"{key}: {e}", (*src, key), scope, hint=e.hint)
+                ok = False
+                continue
+            outer = referenced_names(value)
+            param_src[key] = scope.param_src.get(outer[0], (*src, key)) if outer else (*src, key)
+        for key, default in block.params.items():
+            if key in params or key in fields:  # given, its problem (if any) already told
+                continue
+            if default == REQUIRED:
+                self.problem(
+                    f"block {block.name} needs parameter '{key}'",
+                    src,
+                    scope,
+                    hint=f"add it: {block.name}: {{{key}: ...}}",
+                )
+                ok = False
+            else:
+                params[key] = default
+                param_src[key] = (*block.src[:-1], "params", key)
+        if not ok:
+            return None
+        return params, param_src

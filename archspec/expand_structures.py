@@ -1,0 +1,263 @@
+"""The structures a spec writes where a layer goes: Residual (a body plus a shortcut),
+Parallel (branches on one input, merged) and Sequential (layers grouped into one submodule),
+each checked and expanded into its tree node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from archspec.expand_base import ExpandBase, Scope, closest, name_refusal
+from archspec.layers import LAYER_KINDS
+from archspec.layers.reserved import BRANCH, RESIDUAL, SHORTCUT
+from archspec.params import ParamError, substitute
+from archspec.tree import Layer, Node, Parallel, Residual, Sequence
+from archspec.validate import as_yaml
+
+STRUCTURE_FIELDS = {  # what `archspec layers` says of them
+    "Residual": "out = after(body(x) + shortcut(x))\n    body: required, layers\n"
+    "    shortcut: default auto (identity, or a 1x1 conv when the shape changes), identity, "
+    "or layers\n    after: optional, layers applied to the sum",
+    "Parallel": "branches on the same input, merged\n    branches: required, two or more "
+    "lists of layers (or a mapping of named ones)\n    merge: default concat (channels), or sum",
+    "Sequential": "layers grouped into one submodule: a list, or a mapping of named layers\n"
+    "    or {class: Name, layers: ...} to print it under a class name",
+}
+for _kind in ("Residual", "Parallel"):
+    STRUCTURE_FIELDS[_kind] += "\n    class: optional, the class name it prints under"
+CLASS = "class"  # the optional name a Residual, Parallel or Sequential prints under
+
+EXAMPLE = {
+    "Residual": "e.g. Residual: {body: [...], shortcut: auto, after: [ReLU]}",
+    "Parallel": "e.g. Parallel: {branches: {a: [...], b: [...]}, merge: concat}",
+}
+
+
+class StructureExpander(ExpandBase):
+    """Residual, Parallel and Sequential; their layers are expanded by `self.group`."""
+
+    def structure(
+        self,
+        kind: str,
+        fields: Any,
+        src: tuple,
+        scope: Scope,
+        name: str,
+        label: str,
+        class_name: str | None = None,
+    ) -> Node | None:
+        if kind == "Sequential":
+            return self.sequential(fields, src, scope, name, label, class_name)
+        allowed = {
+            "Residual": ("body", "shortcut", "after", CLASS),
+            "Parallel": ("branches", "merge", CLASS),
+        }[kind]
+        if not isinstance(fields, Mapping):
+            self.problem(
+                f"{kind} must be a mapping of {', '.join(allowed)}", src, scope, hint=EXAMPLE[kind]
+            )
+            return None
+        bad = [k for k in fields if k not in allowed]
+        for key in bad:
+            close = closest(str(key), list(allowed))
+            self.problem(
+                f"unknown field '{key}' of {kind}",
+                (*src, key),
+                scope,
+                hint=f"did you mean {close}?" if close else f"{kind} takes {', '.join(allowed)}",
+            )
+        if bad:
+            return None
+        if CLASS in fields and class_name is not None:
+            self.problem(
+                f"block {class_name} prints under its own name, so this class: would be ignored",
+                (*src, CLASS),
+                scope,
+                hint=f"remove class: here, or name the block {as_yaml(fields[CLASS])}",
+            )
+            return None
+        if CLASS in fields:
+            class_name = self.class_of(fields, src, scope)
+            if class_name is None:
+                return None
+        if kind == "Residual":
+            return self.residual(fields, src, scope, name, label, class_name)
+        return self.parallel(fields, src, scope, name, label, class_name)
+
+    def sequential(
+        self,
+        fields: Any,
+        src: tuple,
+        scope: Scope,
+        name: str,
+        label: str,
+        class_name: str | None,
+    ) -> Sequence | None:
+        if not (isinstance(fields, Mapping) and CLASS in fields):
+            return self.group(fields, src, scope, name, label, class_name)
+        # {class: Fire, layers: ...}: a group printed under a class name, as a block is
+        extra = [k for k in fields if k not in (CLASS, "layers")]
+        if extra or "layers" not in fields:
+            self.problem(
+                "a Sequential with a class takes exactly class and layers"
+                + (f", not {', '.join(map(str, extra))}" if extra else ""),
+                src,
+                scope,
+                hint="e.g. Sequential: {class: Fire, layers: {squeeze: ..., expand: ...}}",
+            )
+            return None
+        class_name = class_name or self.class_of(fields, src, scope)
+        if class_name is None:
+            return None
+        return self.group(fields["layers"], (*src, "layers"), scope, name, label, class_name)
+
+    def class_of(self, fields: Mapping, src: tuple, scope: Scope) -> str | None:
+        """The `class:` a structure prints under (a block's name, kept by `archspec expand`)."""
+        value = fields[CLASS]
+        if (
+            isinstance(value, str)
+            and value.isidentifier()
+            and value[:1].isupper()
+            and value not in LAYER_KINDS
+        ):
+            return value
+        self.problem(
+            f"class must be a CamelCase name that is not a layer kind, got {as_yaml(value)}",
+            (*src, CLASS),
+            scope,
+            hint="e.g. class: BasicBlock (the name the module prints under)",
+        )
+        return None
+
+    def residual(
+        self,
+        fields: Mapping,
+        src: tuple,
+        scope: Scope,
+        name: str,
+        label: str,
+        class_name: str | None,
+    ) -> Node | None:
+        if "body" not in fields:
+            self.problem("Residual needs a body", src, scope, hint=EXAMPLE["Residual"])
+            return None
+        body = self.group(fields["body"], (*src, "body"), scope, "body", label, role=RESIDUAL)
+        shortcut: Any = fields.get("shortcut", "auto")
+        try:
+            shortcut = substitute(shortcut, scope.params) if isinstance(shortcut, str) else shortcut
+        except ParamError as e:
+            self.problem(f"shortcut: {e}", (*src, "shortcut"), scope, hint=e.hint)
+            return None
+        if shortcut not in ("auto", "identity"):
+            if isinstance(shortcut, str):
+                self.problem(
+                    f"shortcut must be auto, identity, or layers, got {as_yaml(shortcut)}",
+                    (*src, "shortcut"),
+                    scope,
+                    hint="shortcut: auto (identity when the shapes match, else a 1x1 conv)",
+                )
+                return None
+            shortcut = self.group(
+                shortcut, (*src, "shortcut"), scope, SHORTCUT, f"{label}.{SHORTCUT}"
+            )
+            if shortcut is None:
+                return None
+        after = None
+        if fields.get("after") is not None:
+            after = self.group(
+                fields["after"], (*src, "after"), scope, "after", label, role=RESIDUAL
+            )
+            if after is None:
+                return None
+        if body is None:
+            return None
+        if after is not None and body.numbered and after.numbered:
+            # both lists: the module's children are numbered on, 0..n-1 then n, n+1, ...
+            first = len(body.children)
+            after = replace(
+                after,
+                children=tuple(
+                    replace(c, name=str(first + i)) for i, c in enumerate(after.children)
+                ),
+            )
+        if after is not None and not self.names_agree(body, after, src, scope):
+            return None
+        return Residual(name, body, shortcut, after, class_name, src, scope.via, label)
+
+    def names_agree(self, body: Sequence, after: Sequence, src: tuple, scope: Scope) -> bool:
+        """A name in both body and after must be the same weightless layer: one module used
+        twice, as torchvision's BasicBlock uses `self.relu` twice."""
+        if body.numbered or after.numbered:
+            return True
+        mine = {c.name: c for c in body.children}
+        for child in after.children:
+            twin = mine.get(child.name)
+            if twin is None:
+                continue
+            if not (
+                isinstance(twin, Layer)
+                and isinstance(child, Layer)
+                and twin.spec == child.spec
+                and twin.spec.weightless
+            ):
+                self.problem(
+                    f"'{child.name}' names two different modules of one Residual",
+                    child.src,
+                    scope,
+                    hint="rename one; a name may repeat only for the same layer without weights "
+                    "(e.g. relu), which then is one module used twice",
+                )
+                return False
+        return True
+
+    def parallel(
+        self,
+        fields: Mapping,
+        src: tuple,
+        scope: Scope,
+        name: str,
+        label: str,
+        class_name: str | None,
+    ) -> Node | None:
+        merge = fields.get("merge", "concat")
+        try:
+            merge = substitute(merge, scope.params)
+        except ParamError as e:
+            self.problem(f"merge: {e}", (*src, "merge"), scope, hint=e.hint)
+            return None
+        if merge not in ("concat", "sum"):
+            self.problem(
+                f"merge must be concat or sum, got {as_yaml(merge)}",
+                (*src, "merge"),
+                scope,
+                hint="concat joins the branches' channels (Inception, Fire); sum adds them",
+            )
+            return None
+        raw = fields.get("branches")
+        bsrc = (*src, "branches")
+        if isinstance(raw, list) and len(raw) >= 2:
+            named = [(str(i), b) for i, b in enumerate(raw)]
+        elif isinstance(raw, Mapping) and len(raw) >= 2:
+            named = [(str(k), b) for k, b in raw.items()]
+        else:
+            self.problem(
+                f"Parallel needs at least two branches, got {as_yaml(raw)}",
+                bsrc if raw is not None else src,
+                scope,
+                hint=EXAMPLE["Parallel"],
+            )
+            return None
+        branches = []
+        for key, branch in named:
+            index: Any = int(key) if isinstance(raw, list) else key
+            refusal = name_refusal(key, BRANCH, "a branch") if isinstance(raw, Mapping) else None
+            if refusal is not None:
+                message, hint = refusal
+                self.problem(message, (*bsrc, index), scope, hint=hint, where=f"{label}.{key}")
+                return None
+            group = self.group(branch, (*bsrc, index), scope, key, f"{label}.{key}")
+            if group is None:
+                return None
+            branches.append(group)
+        return Parallel(name, tuple(branches), merge, class_name, src, scope.via, label)
