@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"archspec {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as e:
-        # A scheduler's SIGTERM (runner.training.train.Preempted) carries its own code, 143
+        # A scheduler's SIGTERM (runner.training.stop.Preempted) carries its own code, 143
         signal_name = getattr(e, "signal_name", None)
         how = f"stopped by {signal_name}" if signal_name else "interrupted"
         print(f"archspec {args.command}: {how}", file=sys.stderr)

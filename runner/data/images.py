@@ -7,7 +7,7 @@ Speed: one decoding thread per CPU core, each writing its own rows. Each of thos
 torch ops (the HWC -> CHW copy into the result, a resize) on one intra-op thread: left to fan out
 over all cores as well, the copy alone made one decoding thread 4x slower than the bare decoder on
 a busy 2-core machine. `jpeg_device="cuda"` decodes JPEGs in batches by nvjpeg instead; training
-does not use it (see runner/training/train.py: slower as a whole pipeline, and other pixels).
+does not use it (see runner/training/setup.py: slower as a whole pipeline, and other pixels).
 """
 
 import functools

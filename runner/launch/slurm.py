@@ -53,7 +53,7 @@ class SlurmRun:
         try:
             return train_one(job, wait=True, progress=False)
         except KeyboardInterrupt as stopped:
-            name = getattr(stopped, "signal_name", None)  # runner.training.train.Preempted
+            name = getattr(stopped, "signal_name", None)  # runner.training.stop.Preempted
             if name:
                 handler = signal.getsignal(signal.Signals[name])
                 if callable(handler):

@@ -10,7 +10,7 @@ from torchvision.transforms.v2 import functional as F
 
 from runner.training.augment import Augmenter
 from runner.training.batches import BatchMaker
-from runner.training.train import _data_device
+from runner.training.setup import data_device
 
 MEAN, STD = (0.1, 0.5, 0.9), (0.2, 0.3, 0.05)
 
@@ -64,7 +64,7 @@ def test_augmented_batches_are_the_augmenters():
 
 
 def prepared(train: int, val: int, test: int | None) -> SimpleNamespace:
-    """What `_data_device` reads of a PreparedData: image sets of 3x6x5 uint8 and their labels."""
+    """What `data_device` reads of a PreparedData: image sets of 3x6x5 uint8 and their labels."""
     pictures = {name: images(n) for name, n in (("train", train), ("val", val))}
     return SimpleNamespace(
         train_images=pictures["train"],
@@ -82,8 +82,8 @@ def test_images_go_to_the_gpu_together_when_they_all_fit_in_half_its_free_memory
     # 20 images of 90 bytes and 20 labels of 8 bytes: 1,960 bytes in all.
     free = {"bytes": 2 * 1960}
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 10**9))
-    assert _data_device(data, cuda) == cuda
+    assert data_device(data, cuda) == cuda
     free["bytes"] = 2 * 1960 - 2  # one byte short of room for the held-out domain's too
-    assert _data_device(data, cuda) == torch.device("cpu")
-    assert _data_device(prepared(train=10, val=4, test=None), cuda) == cuda  # no held-out set
-    assert _data_device(data, torch.device("cpu")) == torch.device("cpu")
+    assert data_device(data, cuda) == torch.device("cpu")
+    assert data_device(prepared(train=10, val=4, test=None), cuda) == cuda  # no held-out set
+    assert data_device(data, torch.device("cpu")) == torch.device("cpu")

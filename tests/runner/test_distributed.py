@@ -13,7 +13,7 @@ import torch
 
 from runner.data import decode_images, discover, labels
 from runner.training.checkpoint import load_checkpoint
-from runner.training.train import evaluate
+from runner.training.epoch import evaluate
 from tests.runner.helpers import SMALL_SPEC
 
 

@@ -9,7 +9,7 @@ import pytest
 import submitit
 
 from runner.launch import slurm
-from runner.training.train import Preempted
+from runner.training.stop import Preempted
 
 
 def test_the_job_is_checkpointable_and_requeues_the_same_run() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import runner.training.train
+import runner.training.setup
 from archspec_cli import main
 from runner.data import write_synthetic
 from runner.training.checkpoint import load_checkpoint
@@ -111,7 +111,7 @@ def test_the_memory_format_chosen_at_the_start_is_stored_and_kept(
     def no_timing(*args, **kwargs):
         raise AssertionError("a resumed run must not choose again")
 
-    monkeypatch.setattr(runner.training.train, "choose_memory_format", no_timing)
+    monkeypatch.setattr(runner.training.setup, "choose_memory_format", no_timing)
     code, out, _ = run_cli(
         ["train", str(spec_file), "--resume", str(run), "--epochs", "2", "--quiet"], capsys
     )
