@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from archspec.errors import UserError
+from archspec.text import plural
 from runner.launch import BUSY, Job, Launch, RunLock, train_one
 from runner.launch.status import run_status
 from runner.study import report
@@ -63,9 +64,9 @@ def _one_by_one(
         status = statuses[job.run.name]
         say(
             {
-                "new": f"{here}: training {job.config.epochs} epochs",
+                "new": f"{here}: training {plural(job.config.epochs, 'epoch')}",
                 "resume": f"{here}: resuming from last.pt",
-                "extend": f"{here}: extending to {job.config.epochs} epochs",
+                "extend": f"{here}: extending to {plural(job.config.epochs, 'epoch')}",
                 BUSY: f"{here}: being trained by another process; left for last",
             }[status]
         )
@@ -105,26 +106,7 @@ def run_sweep(
     training = dict(training or {})
     for reserved in ("spec", "task", "out", "name"):
         training.pop(reserved, None)
-    if seeds is not None and "seed" in training:
-        raise UserError("--seed and --seeds do not go together: give every seed in --seeds 0 1 2")
-    if training.get("holdout_domain") and "domain" in tasks:
-        # Caught here, not after hours of training the category runs.
-        raise UserError(
-            "--holdout-domain leaves a domain out of training, so it cannot go with the domain "
-            "task: pass --task category"
-        )
-    if tensorboard:
-        from runner.training.tensorboard import require_tensorboard
-
-        require_tensorboard()
-    if launch.launcher == "slurm":
-        from runner.launch.slurm import check_slurm
-
-        check_slurm(launch.slurm)  # before anything is trained or submitted
-    if launch.launcher == "local":
-        from runner.launch.local import check_devices
-
-        check_devices(launch.devices)
+    _check_options(training, tasks, seeds, launch, tensorboard)
     holdouts = expand_holdouts(training.pop("holdout_domain", None), training)
     spec_set = tuple(training.pop("spec_set", ()))
     runs = plan_sweep(specs, tasks, out, spec_set, holdouts, seeds, grid, training.pop("seed", 0))
@@ -152,13 +134,74 @@ def run_sweep(
         if statuses[r.name] != "finished"
     ]
 
+    failed = _launch(jobs, statuses, where, launch, out, progress, say)
+    if failed is None:  # submitted, not waited for
+        return SweepResult(runs, statuses, None)
+    if failed:
+        listing = "\n".join(f"  {name}: see {log}" for name, log in failed.items())
+        raise UserError(
+            f"{len(failed)} of {plural(len(jobs), 'run')} failed (the others went on):\n{listing}\n"
+            "fix the cause and run the same command again: finished runs are skipped"
+        )
+    unfinished = [r for r in runs if not RunDir(r.path).finished]
+    if unfinished:
+        names = ", ".join(r.name for r in unfinished)
+        say(
+            f"{plural(len(unfinished), 'run')} not finished yet ({names}); "
+            "run the same command again once they have, to write the report"
+        )
+        return SweepResult(runs, statuses, None)
+    return SweepResult(runs, statuses, report.write_report(out, runs, say=say))
+
+
+def _check_options(
+    training: Mapping[str, Any],
+    tasks: Sequence[str],
+    seeds: Sequence[int] | None,
+    launch: Launch,
+    tensorboard: bool,
+) -> None:
+    """What can be refused before anything is planned, trained or submitted."""
+    if seeds is not None and "seed" in training:
+        raise UserError("--seed and --seeds do not go together: give every seed in --seeds 0 1 2")
+    if training.get("holdout_domain") and "domain" in tasks:
+        # Caught here, not after hours of training the category runs.
+        raise UserError(
+            "--holdout-domain leaves a domain out of training, so it cannot go with the domain "
+            "task: pass --task category"
+        )
+    if tensorboard:
+        from runner.training.tensorboard import require_tensorboard
+
+        require_tensorboard()
+    if launch.launcher == "slurm":
+        from runner.launch.slurm import check_slurm
+
+        check_slurm(launch.slurm)  # before anything is trained or submitted
+    if launch.launcher == "local":
+        from runner.launch.local import check_devices
+
+        check_devices(launch.devices)
+
+
+def _launch(
+    jobs: list[Job],
+    statuses: dict[str, str],
+    where: dict[str, str],
+    launch: Launch,
+    out: Path,
+    progress: bool,
+    say: Callable[[str], None],
+) -> dict[str, Path] | None:
+    """Train the jobs with the chosen launcher; the failed runs -> their logs (None: submitted
+    to SLURM and not waited for)."""
     failed: dict[str, Path] = {}
     if launch.launcher is None:
         _one_by_one(jobs, statuses, where, progress, say)
     elif launch.launcher == "local" and jobs:
         from runner.launch.local import run_local
 
-        say(f"training {len(jobs)} runs, {launch.jobs} at a time; logs in {out / 'logs'}")
+        say(f"training {plural(len(jobs), 'run')}, {launch.jobs} at a time; logs in {out / 'logs'}")
         failed = run_local(jobs, launch.jobs, launch.devices, out, say)
     elif launch.launcher == "slurm" and jobs:
         from runner.launch import slurm
@@ -175,20 +218,7 @@ def run_sweep(
             say(
                 "submitted; run the same command again once the jobs have ended to write the report"
             )
-            return SweepResult(runs, statuses, None)
+            return None
         failed = slurm.wait(submitted, say)
 
-    if failed:
-        listing = "\n".join(f"  {name}: see {log}" for name, log in failed.items())
-        raise UserError(
-            f"{len(failed)} of {len(jobs)} runs failed (the others went on):\n{listing}\n"
-            "fix the cause and run the same command again: finished runs are skipped"
-        )
-    unfinished = [r for r in runs if not RunDir(r.path).finished]
-    if unfinished:
-        say(
-            f"{len(unfinished)} runs not finished yet ({', '.join(r.name for r in unfinished)}); "
-            "run the same command again once they have, to write the report"
-        )
-        return SweepResult(runs, statuses, None)
-    return SweepResult(runs, statuses, report.write_report(out, runs, say=say))
+    return failed
