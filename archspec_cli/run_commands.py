@@ -14,6 +14,7 @@ from archspec_cli.spec_commands import add_set_option
 TASK_CHOICES = ("category", "domain")
 
 
+# Long by nature: one add_argument per flag, in the order `--help` lists them.
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `train` and `sweep`. Defaults (None here) are TrainConfig's: the study's."""
     parser.add_argument(

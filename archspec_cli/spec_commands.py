@@ -36,6 +36,7 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Long by nature: one add_parser and its flags per command, in the order `--help` lists them.
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "build", help="compile a spec and print the model and its per-layer table"

@@ -121,6 +121,7 @@ def launch_from(args: argparse.Namespace):
     return Launch(launcher, jobs, devices, slurm, wait=not args.no_wait)
 
 
+# Long by nature: one add_parser and its flags per command, in the order `--help` lists them.
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "visualize",

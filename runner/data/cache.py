@@ -82,6 +82,8 @@ def cache_folder() -> Path | None:
     return default_cache_dir() / "decoded"
 
 
+# Long: every way the cache can be unusable (off, read-only, files just changed, disk full)
+# falls back to plain decoding where its reason is known, so each reason is said where it is found.
 def decode_cached(
     paths: Sequence[Path],
     size: tuple[int, int],

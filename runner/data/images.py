@@ -143,6 +143,27 @@ def _decode_jpeg_batch(
     return [(image, was_resized) for image, (_, was_resized) in zip(stacked, fitted, strict=True)]
 
 
+def _destination(shape: tuple[int, int, int, int], out: torch.Tensor | None) -> torch.Tensor:
+    """The (N, C, H, W) uint8 tensor the images are decoded into: `out`, or a new one."""
+    if out is None:
+        try:
+            return torch.empty(shape, dtype=torch.uint8)
+        except RuntimeError:  # out of memory
+            count, channels, height, width = shape
+            raise DataError(
+                f"{plural(count, 'image')} of {channels}x{height}x{width} need "
+                f"{math.prod(shape) / 1e9:.1f} GB, "
+                "more than this machine's memory: let the decoded-image cache hold them (unset "
+                "ARCHSPEC_DECODED_CACHE or point it to a folder with room), or use a spec with a "
+                "smaller input size"
+            ) from None
+    if tuple(out.shape) != shape or out.dtype != torch.uint8:
+        raise ValueError(f"out must be a uint8 tensor of shape {shape}, got {tuple(out.shape)}")
+    return out
+
+
+# Long: the thread pool, the progress bar and the result tensor share one scope (`place`
+# writes rows of `images` from the threads); the checks and the compaction around them are short.
 def decode_images(
     paths: Sequence[Path],
     size: tuple[int, int],
@@ -172,23 +193,7 @@ def decode_images(
     if channels not in READ_MODES:
         raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
     size = (int(size[0]), int(size[1]))
-    shape = (len(paths), channels, *size)
-    if out is None:
-        try:
-            images = torch.empty(shape, dtype=torch.uint8)  # (N, C, H, W)
-        except RuntimeError:  # out of memory
-            gigabytes = math.prod(shape) / 1e9
-            raise DataError(
-                f"{plural(len(paths), 'image')} of {channels}x{size[0]}x{size[1]} need "
-                f"{gigabytes:.1f} GB, "
-                "more than this machine's memory: let the decoded-image cache hold them (unset "
-                "ARCHSPEC_DECODED_CACHE or point it to a folder with room), or use a spec with a "
-                "smaller input size"
-            ) from None
-    elif tuple(out.shape) != shape or out.dtype != torch.uint8:
-        raise ValueError(f"out must be a uint8 tensor of shape {shape}, got {tuple(out.shape)}")
-    else:
-        images = out
+    images = _destination((len(paths), channels, *size), out)
     problems: dict[int, str] = {}
     resized = 0
     gpu = _gpu_jpeg_device(jpeg_device)

@@ -109,6 +109,8 @@ class SplitLists:
     warnings: list[str] = field(default_factory=list)  # said once to the user
 
 
+# Long: one pass over every line of every split file, each check beside the line it reads, so
+# that all the problems are reported together, each with its file:line.
 def read_split(files: dict[tuple[str, str], Path], image_root: Path, tree: Tree) -> SplitLists:
     """split -> image paths listed for it, every line checked; fatal problems raised together.
 

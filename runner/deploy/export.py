@@ -84,6 +84,8 @@ def export_metadata(checkpoint: Checkpoint) -> dict[str, str]:
     }
 
 
+# Long: trace, check against PyTorch at two batch sizes, then write; each step's error names
+# what to do, and nothing is written until the check has passed.
 def export_checkpoint(
     checkpoint: Checkpoint,
     fmt: str,

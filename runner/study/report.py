@@ -233,6 +233,7 @@ def _specs(by_variant: dict[str, list[SweepRun]]) -> str:
     return f"{_plural(len(files), 'spec')} in {_plural(len(by_variant), 'variant')}"
 
 
+# Long: the report's sections, in the order they appear in report.md.
 def write_report(
     out: Path, runs: Sequence[SweepRun], *, say: Callable[[str], None] = print
 ) -> Path:
@@ -248,24 +249,9 @@ def write_report(
     tasks = list(dict.fromkeys(run.task for run in runs))
 
     figures = {run.name: visualize_run(run.path) for run in shown}
-    comparisons: dict[str, ComparisonResult] = {}
-    for cell in cells:
-        domain = next((c for c in cells if _pairs_with(cell, c)), None)
-        if cell.task == "category" and cell.holdout is None and domain is not None:
-            # With seeds, the floor is seed against seed of the same spec and task: how far
-            # apart two trainings land by chance, which the two tasks must exceed to differ.
-            seed_baseline = cell.runs[1].path if len(cell.runs) > 1 else None
-            comparisons[cell.variant] = compare_runs(
-                cell.first.path, domain.first.path, baseline=seed_baseline
-            )
-
+    comparisons = _compare_tasks(cells)
     names = [variant_runs[0].label for variant_runs in by_variant.values()]
-    means: dict[tuple[str, str], list[float]] = {}
-    for cell in cells:
-        estimate = cell.estimate(summaries, "best_val_accuracy")
-        if estimate is not None:
-            means.setdefault((cell.label, cell.task), []).append(estimate.mean)
-    accuracy = {key: sum(v) / len(v) for key, v in means.items()}
+    accuracy = _mean_accuracy(cells, summaries)
     chart = plot_accuracy(
         names, tasks, accuracy, out / ACCURACY_FILE, "Best validation accuracy per spec and task"
     )
@@ -312,3 +298,31 @@ def write_report(
     write_text_atomic(report, "\n".join(lines).rstrip() + "\n")
     say(f"wrote {report}")
     return report
+
+
+def _compare_tasks(cells: Sequence[Cell]) -> dict[str, ComparisonResult]:
+    """Each variant's category run against its domain run (first seeds), by filters and CKA."""
+    comparisons: dict[str, ComparisonResult] = {}
+    for cell in cells:
+        domain = next((c for c in cells if _pairs_with(cell, c)), None)
+        if cell.task == "category" and cell.holdout is None and domain is not None:
+            # With seeds, the floor is seed against seed of the same spec and task: how far
+            # apart two trainings land by chance, which the two tasks must exceed to differ.
+            seed_baseline = cell.runs[1].path if len(cell.runs) > 1 else None
+            comparisons[cell.variant] = compare_runs(
+                cell.first.path, domain.first.path, baseline=seed_baseline
+            )
+
+    return comparisons
+
+
+def _mean_accuracy(
+    cells: Sequence[Cell], summaries: dict[str, Any]
+) -> dict[tuple[str, str], float]:
+    """(variant label, task) -> best validation accuracy, averaged over the seeds' means."""
+    means: dict[tuple[str, str], list[float]] = {}
+    for cell in cells:
+        estimate = cell.estimate(summaries, "best_val_accuracy")
+        if estimate is not None:
+            means.setdefault((cell.label, cell.task), []).append(estimate.mean)
+    return {key: sum(v) / len(v) for key, v in means.items()}

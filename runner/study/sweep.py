@@ -85,6 +85,7 @@ def _train_here(job: Job, *, wait: bool, progress: bool, say: Callable[[str], No
         raise
 
 
+# Long: the sweep's steps in order (check, plan, every run's status, launch, report), each short.
 def run_sweep(
     specs: Sequence[Path],
     tasks: Sequence[str] = TASKS,

@@ -37,6 +37,8 @@ class PreparedData:
     test_labels: torch.Tensor | None = None
 
 
+# Long: find, split, decode each split and check what is left, in that order, collecting the
+# notes the run prints; the broken images of every split are named together.
 def prepare_data(
     config: TrainConfig,
     size: tuple[int, int],
