@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     from archspec_cli import (
         cache_commands,
         deploy_commands,
+        draw_command,
         run_commands,
         spec_commands,
         study_commands,
@@ -40,7 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"{DISTRIBUTION} {archspec_version()}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (spec_commands, run_commands, study_commands, deploy_commands, cache_commands):
+    for module in (
+        spec_commands,
+        draw_command,
+        run_commands,
+        study_commands,
+        deploy_commands,
+        cache_commands,
+    ):
         module.add_commands(subparsers)
     show_defaults(parser)
     return parser
