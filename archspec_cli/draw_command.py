@@ -8,8 +8,7 @@ from pathlib import Path
 
 from archspec.catalog import spec_path
 from archspec.errors import UserError
-from archspec_cli.spec_commands import _check_num_classes as check_num_classes
-from archspec_cli.spec_commands import add_set_option, add_task_options
+from archspec_cli.spec_commands import add_set_option, add_task_options, check_num_classes
 
 TEXT_FORMATS = (".dot", ".md")
 RENDERED_FORMATS = (".svg", ".png")

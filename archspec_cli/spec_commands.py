@@ -109,7 +109,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=schema_command)
 
 
-def _check_num_classes(args: argparse.Namespace) -> None:
+def check_num_classes(args: argparse.Namespace) -> None:
     if args.num_classes is not None and args.num_classes < 1:
         raise UserError(f"--num-classes must be at least 1, got {args.num_classes}")
 
@@ -120,7 +120,7 @@ def build_command(args: argparse.Namespace) -> int:
     from archspec.spec import load_spec
     from archspec.summary import summarize_resolved
 
-    _check_num_classes(args)
+    check_num_classes(args)
     spec = load_spec(args.spec, args.set)
     resolved = resolve(spec, num_classes_for(args.task, args.num_classes))
     # On the meta device: the printout needs the modules, not their weights.
@@ -136,7 +136,7 @@ def validate_command(args: argparse.Namespace) -> int:
     from archspec.shapes import num_classes_for, resolve, uses_num_classes
     from archspec.spec import load_spec
 
-    _check_num_classes(args)
+    check_num_classes(args)
     num_classes = num_classes_for(args.task, args.num_classes)
     failed = 0
     for path in args.specs:
@@ -166,7 +166,7 @@ def expand_command(args: argparse.Namespace) -> int:
     from archspec.shapes import num_classes_for
     from archspec.spec import load_spec
 
-    _check_num_classes(args)
+    check_num_classes(args)
     spec = load_spec(args.spec, args.set)
     print(expanded_yaml(spec, num_classes_for(args.task, args.num_classes)), end="")
     return 0
@@ -181,7 +181,7 @@ def diff_command(args: argparse.Namespace) -> int:
     from archspec.shapes import num_classes_for
     from archspec.spec import load_spec
 
-    _check_num_classes(args)
+    check_num_classes(args)
     num_classes = num_classes_for(args.task, args.num_classes)
     # --set applies to B: A is the reference, B the variant tried
     result = diff_specs(load_spec(args.spec_a), load_spec(args.spec_b, args.set), num_classes)
@@ -200,7 +200,7 @@ def models_command(args: argparse.Namespace) -> int:
     from archspec.shapes import resolve
     from archspec.spec import load_spec
 
-    _check_num_classes(args)
+    check_num_classes(args)
     rows = [("name", "class", "params", "mult-adds", "input", "description")]
     for name, path in shipped_specs().items():
         resolved = resolve(load_spec(path), args.num_classes)
