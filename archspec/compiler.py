@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from archspec.layers.reserved import SHORTCUT
 from archspec.shapes import (
     ResolvedLayer,
     ResolvedSpec,
@@ -103,12 +104,64 @@ class ParallelBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = [branch(x.clone() if self.keep_input else x) for branch in self.children()]
-        if self.merge == "concat":
-            return torch.cat(outs, dim=1)  # (B, C1, H, W), (B, C2, H, W) -> (B, C1+C2, H, W)
-        total = outs[0]
-        for out in outs[1:]:
-            total = total + out
-        return total
+        return _merge(self.merge, outs)
+
+
+class ProgramBlock(nn.Module):
+    """A module whose children do not simply run once each in order: a Parallel whose
+    branches add no name level, or a block holding a structure written inline (Fire's
+    expand1x1 and expand3x3 beside its squeeze). `program` says how the children run:
+
+        ("m", name)                                       the child `name`
+        ("seq", (step, ...))                              one after another
+        ("par", merge, (step, ...), keep_input)           branches on one input, merged
+        ("res", body, shortcut | None, after | None, keep_input, adds)
+
+    so the module holds its layers as its own attributes, as torchvision's blocks do.
+    """
+
+    def __init__(self, class_name: str, modules: OrderedDict[str, nn.Module], program: tuple):
+        super().__init__()
+        self.class_name = class_name
+        for name, module in modules.items():
+            self.add_module(name, module)
+        self.program = program
+
+    def _get_name(self) -> str:
+        return self.class_name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _run(self, self.program, x)
+
+
+def _run(owner: nn.Module, step: tuple, x: torch.Tensor) -> torch.Tensor:
+    op = step[0]
+    if op == "m":
+        return getattr(owner, step[1])(x)
+    if op == "seq":
+        for inner in step[1]:
+            x = _run(owner, inner, x)
+        return x
+    if op == "par":
+        _, merge, branches, keep_input = step
+        return _merge(merge, [_run(owner, b, x.clone() if keep_input else x) for b in branches])
+    _, body, shortcut, after, keep_input, adds = step
+    identity = _run(owner, shortcut, x) if shortcut is not None else x
+    if keep_input:
+        identity = x.clone()
+    out = _run(owner, body, x)
+    if adds:
+        out = out + identity
+    return _run(owner, after, out) if after is not None else out
+
+
+def _merge(merge: str, outs: list[torch.Tensor]) -> torch.Tensor:
+    if merge == "concat":
+        return torch.cat(outs, dim=1)  # (B, C1, H, W), (B, C2, H, W) -> (B, C1+C2, H, W)
+    total = outs[0]
+    for out in outs[1:]:
+        total = total * out if merge == "multiply" else total + out  # multiply: a gate
+    return total
 
 
 class SpecModel(nn.Module):
@@ -146,6 +199,34 @@ def _starts_in_place(modules) -> bool:
     return False
 
 
+def _first_in_place(node: RNode) -> bool:
+    """Whether a node's first layer (any branch's, for a Parallel) modifies its input."""
+    if isinstance(node, ResolvedLayer):
+        return bool(getattr(node.layer, "inplace", False))
+    if isinstance(node, RSequence):
+        return bool(node.children) and _first_in_place(node.children[0])
+    if isinstance(node, RResidual):
+        return _first_in_place(node.body)
+    return any(_first_in_place(b) for b in node.branches)
+
+
+def _inline(node: RNode) -> bool:
+    return isinstance(node, RParallel | RResidual) and node.inline
+
+
+def _needs_program(node: RNode) -> bool:
+    """Whether the module for `node` must say how its children run (see ProgramBlock)."""
+    if isinstance(node, RSequence):
+        names = [c.attr if isinstance(c, ResolvedLayer) else c.name for c in node.children]
+        return any(_inline(c) for c in node.children) or len(set(names)) < len(names)
+    if isinstance(node, RParallel):
+        return node.flat
+    if isinstance(node, RResidual):
+        parts = [node.body, *([node.after] if node.after else [])]
+        return not node.adds or any(_needs_program(p) for p in parts)
+    return False
+
+
 def _children(node: RSequence, num_classes: int) -> OrderedDict[str, nn.Module]:
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     for child in node.children:
@@ -154,10 +235,51 @@ def _children(node: RSequence, num_classes: int) -> OrderedDict[str, nn.Module]:
     return modules
 
 
+def _step(node: RNode, modules: OrderedDict[str, nn.Module], num_classes: int) -> tuple:
+    """The program step that runs `node`, adding the modules it needs to `modules` (a name
+    written twice for one weightless layer is one module, run twice)."""
+    if isinstance(node, ResolvedLayer):
+        if node.attr not in modules:
+            modules[node.attr] = node.layer.build(node.in_shape, num_classes)
+        return ("m", node.attr)
+    if _inline(node):
+        return _content(node, modules, num_classes)
+    modules[node.name] = _build(node, num_classes)
+    return ("m", node.name)
+
+
+def _content(node: RNode, modules: OrderedDict[str, nn.Module], num_classes: int) -> tuple:
+    """The step of a structure whose layers are the owner's own children."""
+    if isinstance(node, RSequence):
+        return ("seq", tuple(_step(c, modules, num_classes) for c in node.children))
+    if isinstance(node, RParallel):
+        if node.flat:
+            branches = tuple(_content(b, modules, num_classes) for b in node.branches)
+        else:
+            branches = tuple(_step(b, modules, num_classes) for b in node.branches)
+        return ("par", node.merge, branches, _first_in_place(node) and len(branches) > 1)
+    assert isinstance(node, RResidual)  # the tree has four node types
+    body = _content(node.body, modules, num_classes)
+    shortcut = None
+    if node.shortcut is not None:
+        modules[SHORTCUT] = _build(node.shortcut, num_classes)
+        shortcut = ("m", SHORTCUT)
+    after = _content(node.after, modules, num_classes) if node.after else None
+    keep_input = node.adds and node.shortcut is None and _first_in_place(node.body)
+    return ("res", body, shortcut, after, keep_input, node.adds)
+
+
 def _build(node: RNode, num_classes: int) -> nn.Module:
     if isinstance(node, ResolvedLayer):
         return node.layer.build(node.in_shape, num_classes)
+    if _needs_program(node):
+        modules: OrderedDict[str, nn.Module] = OrderedDict()
+        program = _content(node, modules, num_classes)
+        default = {RSequence: "Sequential", RParallel: "Parallel", RResidual: "Residual"}
+        return ProgramBlock(node.class_name or default[type(node)], modules, program)
     if isinstance(node, RSequence):
+        if node.bare:
+            return _build(node.children[0], num_classes)
         modules = _children(node, num_classes)
         if node.class_name:
             return Block(node.class_name, modules)

@@ -36,6 +36,7 @@ from archspec.expand_base import ExpandBase, Scope, name_refusal
 from archspec.expand_blocks import REQUIRED, STRUCTURES, BlockDef, read_blocks
 from archspec.expand_items import ITEM_OPTIONS, MAX_DEPTH, MAX_LAYERS, ItemExpander
 from archspec.expand_structures import CLASS, STRUCTURE_FIELDS, StructureExpander
+from archspec.layers import LAYER_KINDS
 from archspec.layers.reserved import SECTION
 from archspec.loader import Document
 from archspec.tree import Sequence
@@ -92,10 +93,17 @@ def expand(doc: Document, problems: list[Problem]) -> dict[str, Sequence]:
                 )
             )
             continue
+        if _is_one_item(items, expander):
+            # `fc: {Linear: ...}`: the section is that layer itself (the model's `fc`)
+            node = expander.item(items, src, Scope(), name, name)
+            if node is not None:
+                sections[name] = Sequence(name, (node,), None, True, src, label=name, bare=True)
+            continue
         if not isinstance(items, list | Mapping):
             problems.append(
                 Problem(
-                    f"section {name} must be a list of layers",
+                    f"section {name} must be a list of layers, a mapping of named layers, or "
+                    "one layer",
                     hint="write each layer on its own line starting with '- '",
                     line=doc.line_of(src),
                 )
@@ -105,3 +113,14 @@ def expand(doc: Document, problems: list[Problem]) -> dict[str, Sequence]:
         if group is not None:
             sections[name] = group
     return sections
+
+
+def _is_one_item(items: object, expander: Expander) -> bool:
+    """A section written as one layer, block or structure (`Kind` or `Kind: {...}`), not as a
+    list or a mapping of named layers."""
+    if isinstance(items, str):
+        return True
+    if not (isinstance(items, Mapping) and len(items) == 1):
+        return False
+    key = str(next(iter(items)))
+    return key in LAYER_KINDS or key in STRUCTURES or key in expander.blocks

@@ -80,6 +80,9 @@ class ExpandBase:
     ) -> Node | None:
         raise NotImplementedError
 
+    def own_names_unique(self, node: Node, src: tuple, scope: Scope) -> bool:
+        raise NotImplementedError
+
 
 def closest(name: str, known: list[str]) -> str | None:
     close = difflib.get_close_matches(name, known, n=1)

@@ -16,6 +16,9 @@ from archspec.tree import Layer, Node, Sequence
 from archspec.validate import as_yaml, validate_fields
 
 ITEM_OPTIONS = ("repeat", "first")
+# Keys of a mapping of named layers that write a structure adding no name level (Fire's
+# expand1x1 and expand3x3 beside squeeze): its layers become the mapping's own children.
+INLINE_KINDS = ("Parallel", "Residual")
 MAX_LAYERS = 100_000  # an expanded network never has this many layers; a typo in repeat might
 MAX_DEPTH = 50  # blocks within blocks; deeper is a mistake (or a cycle we did not see)
 
@@ -35,6 +38,16 @@ class ItemExpander(ExpandBase):
     ) -> Sequence | None:
         """A list (numbered children) or a mapping (named children) of layers; `role` says
         what the named children become (a Sequential's, or a Residual's own, attributes)."""
+        if isinstance(raw, list) and raw and all(self.is_named_pair(item) for item in raw):
+            # `- relu: ReLU` items: named children in a list, where a weightless layer may be
+            # named twice (torchvision's Bottleneck runs its one `relu` three times)
+            pairs = [
+                (str(next(iter(item))), next(iter(item.values())), i) for i, item in enumerate(raw)
+            ]
+            children = self.named(pairs, src, scope, label, role)
+            if children is None:
+                return None
+            return Sequence(name, children, class_name, False, src, scope.via)
         if isinstance(raw, list):
             if not raw:
                 self.problem(
@@ -50,7 +63,7 @@ class ItemExpander(ExpandBase):
                 return None
             return Sequence(name, children, class_name, True, src, scope.via)
         if isinstance(raw, Mapping) and raw:
-            children = self.named(raw, src, scope, label, role)
+            children = self.named([(k, v, k) for k, v in raw.items()], src, scope, label, role)
             if children is None:
                 return None
             return Sequence(name, children, class_name, False, src, scope.via)
@@ -77,25 +90,51 @@ class ItemExpander(ExpandBase):
                 position += len(expanded)
         return tuple(children) if ok else None
 
+    def is_named_pair(self, item: Any) -> bool:
+        """`{relu: ReLU}` in a list: a name (not a kind, block or item option) and one layer."""
+        if not (isinstance(item, Mapping) and len(item) == 1):
+            return False
+        key, value = next(iter(item.items()))
+        known = (*LAYER_KINDS, *STRUCTURES, *self.blocks, *ITEM_OPTIONS)
+        if not isinstance(key, str) or key in known:
+            return False
+        if isinstance(value, str):
+            return value in LAYER_KINDS or value in self.blocks
+        return (
+            isinstance(value, Mapping)
+            and len(value) == 1
+            and str(next(iter(value))) in (*LAYER_KINDS, *STRUCTURES, *self.blocks)
+        )
+
     def named(
-        self, raw: Mapping, src: tuple, scope: Scope, label: str, role: str
+        self, pairs: list[tuple[str, Any, Any]], src: tuple, scope: Scope, label: str, role: str
     ) -> tuple[Node, ...] | None:
-        """The children of a mapping under the names written; None when any failed."""
+        """The children of a mapping (or a list of `name: layer` pairs) under the names
+        written; each pair is (name, item, where it sits); None when any failed."""
         children = []
         ok = True
-        for key, item in raw.items():
+        for key, item, at in pairs:
             key = str(key)
+            src_key = (*src, at) if at == key else (*src, at, key)
             refusal = name_refusal(key, role, "a layer")
             if refusal is not None:
                 message, hint = refusal
-                self.problem(message, (*src, key), scope, hint=hint, where=f"{label}.{key}")
+                self.problem(message, src_key, scope, hint=hint, where=f"{label}.{key}")
                 ok = False
                 continue
-            node = self.item(item, (*src, key), scope, key, f"{label}.{key}", allow_repeat=False)
+            if key in INLINE_KINDS:  # a structure that is no module: its layers are named here
+                node = self.structure(key, item, src_key, scope, key, label)
+                node = replace(node, inline=True) if node is not None else None
+            else:
+                node = self.item(item, src_key, scope, key, f"{label}.{key}", allow_repeat=False)
             ok = ok and node is not None
             if node is not None:
                 children.append(node)
-        return tuple(children) if ok else None
+        if not ok:
+            return None
+        if not self.own_names_unique(Sequence("", tuple(children)), src, scope):
+            return None
+        return tuple(children)
 
     def list_item(
         self, item: Any, src: tuple, scope: Scope, start: int, label: str

@@ -10,7 +10,7 @@ from typing import Any
 
 from archspec.expand_base import ExpandBase, Scope, closest, name_refusal
 from archspec.layers import LAYER_KINDS
-from archspec.layers.reserved import BRANCH, RESIDUAL, SHORTCUT
+from archspec.layers.reserved import BRANCH, LAYER, RESIDUAL, SHORTCUT
 from archspec.params import ParamError, substitute
 from archspec.tree import Layer, Node, Parallel, Residual, Sequence
 from archspec.validate import as_yaml
@@ -18,14 +18,20 @@ from archspec.validate import as_yaml
 STRUCTURE_FIELDS = {  # what `archspec layers` says of them
     "Residual": "out = after(body(x) + shortcut(x))\n    body: required, layers\n"
     "    shortcut: default auto (identity, or a 1x1 conv when the shape changes), identity, "
-    "or layers\n    after: optional, layers applied to the sum",
+    "identity_or_none (no sum when the shape changes), or layers\n"
+    "    after: optional, layers applied to the sum",
     "Parallel": "branches on the same input, merged\n    branches: required, two or more "
-    "lists of layers (or a mapping of named ones)\n    merge: default concat (channels), or sum",
+    "lists of layers, a mapping of named branches, or a list of mappings of named layers "
+    "(and identity) that add no name level\n"
+    "    merge: default concat (channels), sum, or multiply (a gate, e.g. squeeze-and-excitation)",
     "Sequential": "layers grouped into one submodule: a list, or a mapping of named layers\n"
     "    or {class: Name, layers: ...} to print it under a class name",
 }
 for _kind in ("Residual", "Parallel"):
     STRUCTURE_FIELDS[_kind] += "\n    class: optional, the class name it prints under"
+MERGES = ("concat", "sum", "multiply")
+IDENTITY = "identity"  # a branch that passes its input on (DenseNet's, a gate's other side)
+SHORTCUTS = ("auto", "identity", "identity_or_none")
 CLASS = "class"  # the optional name a Residual, Parallel or Sequential prints under
 
 EXAMPLE = {
@@ -149,13 +155,15 @@ class StructureExpander(ExpandBase):
         except ParamError as e:
             self.problem(f"shortcut: {e}", (*src, "shortcut"), scope, hint=e.hint)
             return None
-        if shortcut not in ("auto", "identity"):
+        if shortcut not in SHORTCUTS:
             if isinstance(shortcut, str):
                 self.problem(
-                    f"shortcut must be auto, identity, or layers, got {as_yaml(shortcut)}",
+                    "shortcut must be auto, identity, identity_or_none, or layers, got "
+                    f"{as_yaml(shortcut)}",
                     (*src, "shortcut"),
                     scope,
-                    hint="shortcut: auto (identity when the shapes match, else a 1x1 conv)",
+                    hint="shortcut: auto (identity when the shapes match, else a 1x1 conv); "
+                    "identity_or_none (no sum when the shapes differ)",
                 )
                 return None
             shortcut = self.group(
@@ -226,12 +234,13 @@ class StructureExpander(ExpandBase):
         except ParamError as e:
             self.problem(f"merge: {e}", (*src, "merge"), scope, hint=e.hint)
             return None
-        if merge not in ("concat", "sum"):
+        if merge not in MERGES:
             self.problem(
-                f"merge must be concat or sum, got {as_yaml(merge)}",
+                f"merge must be concat, sum or multiply, got {as_yaml(merge)}",
                 (*src, "merge"),
                 scope,
-                hint="concat joins the branches' channels (Inception, Fire); sum adds them",
+                hint="concat joins the branches' channels (Inception, Fire); sum adds them; "
+                "multiply gates one by another (squeeze-and-excitation)",
             )
             return None
         raw = fields.get("branches")
@@ -248,6 +257,8 @@ class StructureExpander(ExpandBase):
                 hint=EXAMPLE["Parallel"],
             )
             return None
+        # A list of mappings of named layers (or `identity`): the branches add no name level.
+        flat = isinstance(raw, list) and any(isinstance(b, Mapping) or b == IDENTITY for b in raw)
         branches = []
         for key, branch in named:
             index: Any = int(key) if isinstance(raw, list) else key
@@ -256,8 +267,80 @@ class StructureExpander(ExpandBase):
                 message, hint = refusal
                 self.problem(message, (*bsrc, index), scope, hint=hint, where=f"{label}.{key}")
                 return None
-            group = self.group(branch, (*bsrc, index), scope, key, f"{label}.{key}")
+            if branch == IDENTITY or (flat and isinstance(branch, Mapping) and not branch):
+                if not flat:
+                    self.problem(
+                        "an identity branch has no module to name, so it goes in a list of "
+                        "branches written as mappings of named layers",
+                        (*bsrc, index),
+                        scope,
+                        hint="e.g. branches: [identity, {fc1: ..., act: ReLU}]",
+                    )
+                    return None
+                branches.append(Sequence(key, (), None, False, (*bsrc, index), scope.via))
+                continue
+            if flat and not isinstance(branch, Mapping):
+                self.problem(
+                    "in a list of branches written as mappings of named layers, every branch "
+                    f"is such a mapping (or identity), got {as_yaml(branch)}",
+                    (*bsrc, index),
+                    scope,
+                    hint="name this branch's layers, e.g. {conv: {Conv2d: ...}, relu: ReLU}",
+                )
+                return None
+            role = BRANCH if flat else LAYER
+            group = self.group(branch, (*bsrc, index), scope, key, f"{label}.{key}", role=role)
             if group is None:
                 return None
             branches.append(group)
-        return Parallel(name, tuple(branches), merge, class_name, src, scope.via, label)
+        node = Parallel(name, tuple(branches), merge, class_name, src, scope.via, label, flat)
+        if flat and not self.own_names_unique(node, src, scope):
+            return None
+        return node
+
+    def own_names_unique(self, node: Node, src: tuple, scope: Scope) -> bool:
+        """The names a module gets from its own children, and from the layers of branches or
+        inline structures that add no name level, must differ, but for one weightless layer
+        written twice (a relu used again)."""
+        seen: dict[str, Node] = {}
+        for child in own_children(node):
+            twin = seen.setdefault(child.name, child)
+            if twin is child:
+                continue
+            if not (
+                isinstance(twin, Layer)
+                and isinstance(child, Layer)
+                and twin.spec == child.spec
+                and twin.spec.weightless
+            ):
+                self.problem(
+                    f"'{child.name}' names two different modules of one "
+                    f"{node.class_name or type(node).__name__}",
+                    child.src,
+                    scope,
+                    hint="rename one; a name may repeat only for the same layer without weights "
+                    "(e.g. relu), which then is one module used twice",
+                )
+                return False
+        return True
+
+
+def own_children(node: Node) -> list[Node]:
+    """The children a node's module holds: through flat branches and inline structures, the
+    layers inside them."""
+    if isinstance(node, Sequence):
+        return [leaf for child in node.children for leaf in _named_here(child)]
+    if isinstance(node, Parallel):
+        if not node.flat:
+            return list(node.branches)
+        return [leaf for branch in node.branches for leaf in own_children(branch)]
+    if isinstance(node, Residual):
+        out = own_children(node.body)
+        return out + (own_children(node.after) if node.after else [])
+    return [node]
+
+
+def _named_here(child: Node) -> list[Node]:
+    if isinstance(child, Parallel | Residual) and child.inline:
+        return own_children(child)
+    return [child]

@@ -72,16 +72,24 @@ class _Writer:
     def __init__(self, resolved: ResolvedSpec, num_classes: int | None, follows: set[str]):
         self.resolved, self.num_classes, self.follows = resolved, num_classes, follows
 
-    def group(self, node: RSequence) -> list | dict:
-        """A list for numbered children (nn.Sequential), a mapping for named ones."""
+    def group(self, node: RSequence) -> Any:
+        """A list for numbered children (nn.Sequential), a mapping for named ones (a list of
+        `name: layer` pairs where a name repeats), the one item of a section that is one."""
+        if node.bare:
+            return self.item(node.children[0])
         if node.numbered:
             return [self.item(child) for child in node.children]
         # a named layer on one line: `conv1: {Conv2d: {...}}`, as specs write them
-        return {
-            _name(child): _Flow(item) if isinstance(item, dict) and _is_layer(child) else item
-            for child in node.children
-            for item in [self.item(child)]
-        }
+        pairs = [(_key(child), self.named_item(child)) for child in node.children]
+        if len({key for key, _ in pairs}) < len(pairs):
+            return [{key: item} for key, item in pairs]
+        return dict(pairs)
+
+    def named_item(self, child: RNode) -> Any:
+        item = self.item(child)
+        if isinstance(child, RParallel | RResidual) and child.inline:
+            return next(iter(item.values()))  # written under the key Parallel or Residual
+        return _Flow(item) if isinstance(item, dict) and _is_layer(child) else item
 
     def item(self, node: RNode) -> Any:
         if isinstance(node, ResolvedLayer):
@@ -93,7 +101,12 @@ class _Writer:
             return {"Sequential": self.group(node)}
         if isinstance(node, RResidual):
             fields: dict[str, Any] = {**named, "body": self.group(node.body)}
-            fields["shortcut"] = "identity" if node.shortcut is None else self.group(node.shortcut)
+            if not node.adds:
+                fields["shortcut"] = "identity_or_none"  # and the shapes differ: no sum
+            elif node.shortcut is None:
+                fields["shortcut"] = "identity"
+            else:
+                fields["shortcut"] = self.group(node.shortcut)
             if node.after is not None:
                 fields["after"] = self.group(node.after)
             return {"Residual": fields}
@@ -101,7 +114,9 @@ class _Writer:
         return {
             "Parallel": {
                 **named,
-                "branches": {branch.name: self.group(branch) for branch in node.branches},
+                "branches": [self.group(b) if b.children else "identity" for b in node.branches]
+                if node.flat
+                else {branch.name: self.group(branch) for branch in node.branches},
                 "merge": node.merge,
             }
         }
@@ -125,7 +140,9 @@ def _is_layer(node: RNode) -> bool:
     return isinstance(node, ResolvedLayer)
 
 
-def _name(node: RNode) -> str:
+def _key(node: RNode) -> str:
+    if isinstance(node, RParallel | RResidual) and node.inline:
+        return "Parallel" if isinstance(node, RParallel) else "Residual"
     return node.attr if isinstance(node, ResolvedLayer) else node.name
 
 

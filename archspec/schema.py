@@ -56,7 +56,7 @@ def spec_json_schema() -> dict[str, Any]:
             )
         )
     layer = Union[tuple(layer_forms)]  # noqa: UP007 (a runtime-built union)
-    group = list[layer] | dict[str, layer]
+    group = list[layer] | dict[str, layer] | layer  # a list, a mapping, or one layer
     document = create_model(
         "ArchspecSpec",
         __base__=SpecHeader,
@@ -86,6 +86,12 @@ def spec_json_schema() -> dict[str, Any]:
     strict = copy.deepcopy(schema["properties"]["sections"])
     schema["if"] = {"not": {"required": ["blocks"]}}
     schema["then"] = {"properties": {"sections": strict}}
+    for sections in (schema["properties"]["sections"], strict):
+        as_list, as_mapping = sections["additionalProperties"]["anyOf"][:2]
+        # `- relu: ReLU`: a named layer in a list (a list may name one weightless layer twice)
+        as_list["items"]["anyOf"].append(NAMED_PAIR)
+        # `Parallel: {...}` as a key: a structure whose layers are named in this mapping
+        as_mapping["properties"] = {kind: {"type": "object"} for kind in ("Parallel", "Residual")}
     for items in _layer_unions(schema):
         items.append(block_use)
         items.append(
@@ -94,19 +100,32 @@ def spec_json_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
+NAMED_PAIR = {
+    "title": "named layer",
+    "description": "name: layer, in a list of named layers",
+    "type": "object",
+    "minProperties": 1,
+    "maxProperties": 1,
+    "patternProperties": {"^[a-z_][A-Za-z0-9_]*$": {}},
+    "additionalProperties": False,
+}
+
+
 STRUCTURE_DOCS = {
-    "Residual": "out = after(body(x) + shortcut(x)); shortcut: auto, identity, or layers; "
-    "class: the name it prints under",
-    "Parallel": "branches on the same input, merged by concat or sum; class: the name it prints "
-    "under",
+    "Residual": "out = after(body(x) + shortcut(x)); shortcut: auto, identity, "
+    "identity_or_none, or layers; class: the name it prints under",
+    "Parallel": "branches on the same input, merged by concat, sum or multiply; class: the name "
+    "it prints under",
     "Sequential": "a list or mapping of layers as one submodule, or {class: Name, layers: ...}",
 }
 
 
 def _layer_unions(schema: dict[str, Any]) -> list[list[Any]]:
-    """The anyOf lists of layer forms in a section's two shapes: a list, and a mapping."""
-    as_list, as_mapping = schema["properties"]["sections"]["additionalProperties"]["anyOf"]
-    return [as_list["items"]["anyOf"], as_mapping["additionalProperties"]["anyOf"]]
+    """The anyOf lists of layer forms in a section's three shapes: a list, a mapping, and one
+    layer (whose forms follow the first two in the section's own anyOf)."""
+    section = schema["properties"]["sections"]["additionalProperties"]["anyOf"]
+    as_list, as_mapping = section[:2]
+    return [as_list["items"]["anyOf"], as_mapping["additionalProperties"]["anyOf"], section]
 
 
 def spec_json_schema_text() -> str:

@@ -62,6 +62,7 @@ class MergeRow:
     out_shape: Shape
     rf: tuple[int, int] | None
     jump: tuple[int, int] | None
+    mult_adds: int = 0  # a multiply merge's products; a sum's additions are not counted
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class RResidual:
     after: RSequence | None
     class_name: str | None
     auto: str  # what `shortcut: auto` chose, for the printout ("" when written out)
+    inline: bool = False  # its layers are named in the enclosing module
+    adds: bool = True  # False: identity_or_none met a changed shape, so there is no sum
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class RParallel:
     branches: tuple[RSequence, ...]
     merge: str
     class_name: str | None
+    flat: bool = False  # the branches' layers are the Parallel's own children
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class RSequence:
     children: tuple[RNode, ...]
     class_name: str | None
     numbered: bool
+    bare: bool = False  # a section that is its one layer
 
 
 RNode = Union[ResolvedLayer, RSequence, RResidual, RParallel]  # noqa: UP007
@@ -117,7 +123,8 @@ class ResolvedSpec:
 
     @property
     def total_mult_adds(self) -> int:
-        return sum(r.mult_adds for r in self.layers)
+        merges = sum(r.mult_adds for r in self.rows if isinstance(r, MergeRow))
+        return sum(r.mult_adds for r in self.layers) + merges
 
     @property
     def activation_bytes(self) -> int:
@@ -180,9 +187,11 @@ class _Resolver:
         for i, child in enumerate(node.children):
             if top:
                 self.index = i
-            resolved, at = self.node(child, at, _join(path, child.name))
+            here = path if node.bare or getattr(child, "inline", False) else _join(path, child.name)
+            resolved, at = self.node(child, at, here)
             children.append(resolved)
-        return RSequence(node.name, tuple(children), node.class_name, node.numbered), at
+        sequence = RSequence(node.name, tuple(children), node.class_name, node.numbered, node.bare)
+        return sequence, at
 
     def node(self, node: Node, at: _At, path: str) -> tuple:
         if isinstance(node, Layer):
@@ -258,6 +267,15 @@ class _Resolver:
     def residual(self, node: Residual, at: _At, path: str) -> tuple:
         body, out = self.sequence(node.body, at, path)
         auto, shortcut_node = "", node.shortcut
+        if node.shortcut == "identity_or_none" and at.shape != out.shape:
+            # MobileNet's use_res_connect: where the block changes the shape, there is no sum
+            after = None
+            if node.after is not None:
+                after, out = self.sequence(node.after, out, path)
+            resolved = RResidual(
+                node.name, body, None, after, node.class_name, "", node.inline, adds=False
+            )
+            return resolved, out
         if node.shortcut == "auto":
             shortcut_node, auto = self.projection(node, at.shape, out.shape, path)
         if isinstance(shortcut_node, Sequence):
@@ -283,13 +301,19 @@ class _Resolver:
                     "write shortcut: auto (a 1x1 conv projection) or the shortcut's layers",
                     node.via,
                 )
-            note = "shortcut auto: identity" if node.shortcut == "auto" else "shortcut identity"
+            note = {
+                "auto": "shortcut auto: identity",
+                "identity_or_none": "shortcut identity_or_none: identity",
+            }.get(str(node.shortcut), "shortcut identity")
         merged = _At(out.shape, _larger(out.rf, side.rf), _larger(out.jump, side.jump))
         self.rows.append(MergeRow(path, "add", note, merged.shape, merged.rf, merged.jump))
         after = None
         if node.after is not None:
             after, merged = self.sequence(node.after, merged, path)
-        return RResidual(node.name, body, shortcut, after, node.class_name, auto or ""), merged
+        resolved = RResidual(
+            node.name, body, shortcut, after, node.class_name, auto or "", node.inline
+        )
+        return resolved, merged
 
     def projection(
         self, node: Residual, shape: Shape, out: Shape, path: str
@@ -321,14 +345,21 @@ class _Resolver:
     def parallel(self, node: Parallel, at: _At, path: str) -> tuple:
         branches, ends = [], []
         for branch in node.branches:
-            resolved, end = self.sequence(branch, at, _join(path, branch.name))
+            here = path if node.flat else _join(path, branch.name)
+            resolved, end = self.sequence(branch, at, here)
             branches.append(resolved)
             ends.append(end)
         shapes = [end.shape for end in ends]
         listed = ", ".join(
-            f"{b.name} {format_shape(s)}" for b, s in zip(node.branches, shapes, strict=True)
+            f"{_branch_name(b)} {format_shape(s)}"
+            for b, s in zip(node.branches, shapes, strict=True)
         )
-        if node.merge == "concat":
+        mult_adds = 0
+        if node.merge == "multiply":
+            out = _broadcast(shapes)
+            need = "shapes that broadcast: equal sizes, or 1 (a Cx1x1 gate on a CxHxW map)"
+            mult_adds = math.prod(out) * (len(shapes) - 1) if out is not None else 0
+        elif node.merge == "concat":
             ok = all(len(s) == len(shapes[0]) and s[1:] == shapes[0][1:] for s in shapes)
             out = (sum(s[0] for s in shapes), *shapes[0][1:]) if ok else None
             need = "the same size in every dimension but the channels"
@@ -348,8 +379,10 @@ class _Resolver:
         rf, jump = ends[0].rf, ends[0].jump
         for end in ends[1:]:
             rf, jump = _larger(rf, end.rf), _larger(jump, end.jump)
-        self.rows.append(MergeRow(path, node.merge, listed, out, rf, jump))
-        merged = RParallel(node.name, tuple(branches), node.merge, node.class_name)
+        self.rows.append(MergeRow(path, node.merge, listed, out, rf, jump, mult_adds))
+        merged = RParallel(
+            node.name, tuple(branches), node.merge, node.class_name, node.flat, node.inline
+        )
         return merged, _At(out, rf, jump)
 
 
@@ -397,6 +430,29 @@ def resolve(spec: Spec, num_classes: int | None, *, allow_unbound: bool = False)
         tuple(resolver.rows),
         at.shape,
     )
+
+
+def _branch_name(branch: Sequence) -> str:
+    """A branch as a message names it: by its name, or by its first layer when the branches
+    add no name level (a list of mappings), or `identity`."""
+    if not branch.children:
+        return "identity"
+    if branch.numbered or not branch.name.isdigit():
+        return branch.name
+    return f"{branch.name} ({branch.children[0].name}...)"
+
+
+def _broadcast(shapes: list[Shape]) -> Shape | None:
+    """The shape of the branches multiplied, as torch broadcasts them; None if they do not."""
+    if any(len(s) != len(shapes[0]) for s in shapes):
+        return None
+    out = []
+    for sizes in zip(*shapes, strict=True):
+        big = max(sizes)
+        if any(size not in (1, big) for size in sizes):
+            return None
+        out.append(big)
+    return tuple(out)
 
 
 def _join(path: str, name: str) -> str:

@@ -51,9 +51,9 @@ class SpecHeader(BaseModel):
         default_factory=dict,
         description="reusable blocks: name -> {params, layers | Residual | Parallel}",
     )
-    sections: dict[str, list[Any] | dict[str, Any]] = Field(
-        description="named sections in order (features, classifier, ...), each a list of layers "
-        "or a mapping of named layers"
+    sections: dict[str, list[Any] | dict[str, Any] | str] = Field(
+        description="named sections in order (features, classifier, ...), each a list of layers, "
+        "a mapping of named layers, or one layer (the model's attribute is then that layer)"
     )
 
 

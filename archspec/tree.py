@@ -40,6 +40,9 @@ class Sequence:
     src: Path_ = field(default=(), compare=False)
     via: str = field(default="", compare=False)
     label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+    # A section written as one layer (`fc: {Linear: ...}`): the model's attribute is that layer
+    # itself, as torchvision's ResNet has `fc`, not `fc.0`.
+    bare: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,30 +51,43 @@ class Residual:
     attributes (conv1, bn1, ...), the shortcut is `downsample`, as in torchvision's BasicBlock.
 
     shortcut: "identity", "auto" (identity if the shapes match, else a 1x1 conv with the body's
-    stride, plus BatchNorm when the body uses it), or the layers written out.
+    stride, plus BatchNorm when the body uses it), "identity_or_none" (identity if the shapes
+    match, else no sum at all: MobileNet's use_res_connect), or the layers written out.
+
+    `inline`: written under the key `Residual` in a mapping of named layers, so it is not a
+    module of its own and its layers are named in the enclosing module.
     """
 
     name: str
     body: Sequence
-    shortcut: Literal["identity", "auto"] | Sequence
+    shortcut: Literal["identity", "auto", "identity_or_none"] | Sequence
     after: Sequence | None = None
     class_name: str | None = None
     src: Path_ = field(default=(), compare=False)
     via: str = field(default="", compare=False)
     label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+    inline: bool = False
 
 
 @dataclass(frozen=True)
 class Parallel:
-    """Branches on the same input, merged by channel concatenation or by sum."""
+    """Branches on the same input, merged by channel concatenation, by sum, or by multiply
+    (a gate: `x * g(x)` with g's Cx1x1 broadcast, as squeeze-and-excitation does).
+
+    `flat`: the branches were written as a list of mappings of named layers, so a branch is not
+    a module of its own: its layers are the Parallel's own attributes (Inception's branch1x1,
+    branch3x3_1, ...). An empty branch is the identity. `inline`: as for Residual.
+    """
 
     name: str
     branches: tuple[Sequence, ...]
-    merge: Literal["concat", "sum"]
+    merge: Literal["concat", "sum", "multiply"]
     class_name: str | None = None
     src: Path_ = field(default=(), compare=False)
     via: str = field(default="", compare=False)
     label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+    flat: bool = False
+    inline: bool = False
 
 
 Node = Union[Layer, Sequence, Residual, Parallel]  # noqa: UP007 (used at runtime)

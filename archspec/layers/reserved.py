@@ -166,6 +166,9 @@ RESIDUAL_ATTRIBUTES = frozenset(
     {"after_names", "body_names", "class_name", "has_downsample", "keep_input"}
 )
 PARALLEL_ATTRIBUTES = frozenset({"class_name", "keep_input", "merge"})
+# A module whose children do not each run once in order (a flat Parallel, a block with an
+# inline structure) keeps the order they run in as `program`; any of them may hold names.
+PROGRAM_ATTRIBUTES = frozenset({"class_name", "program"})
 
 SHORTCUT = "downsample"  # the child a Residual's shortcut becomes (torchvision's name)
 
@@ -188,6 +191,8 @@ def name_clash(name: str, role: str) -> str | None:
     if role == RESIDUAL and name == SHORTCUT:
         return "it is the name a Residual gives its shortcut (the 1x1 conv of shortcut: auto)"
     owner, own = _OWN[role]
+    if role != SECTION and name in PROGRAM_ATTRIBUTES - own:
+        return f"a module whose layers are named through its branches keeps its own '{name}'"
     if name in own:
         return f"the module {owner} compiles to keeps its own '{name}' attribute"
     return None

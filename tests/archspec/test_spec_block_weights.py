@@ -19,7 +19,7 @@ def test_conv_layers_of_a_residual_spec_are_found_by_their_module_paths() -> Non
     layers = conv_layers(ckpt)
     assert len(layers) == 20  # stem, 16 in the blocks, 3 projections
     assert [layer.resolved.path for layer in layers[:4]] == [
-        "stem.conv1",
+        "conv1",
         "layer1.0.conv1",
         "layer1.0.conv2",
         "layer1.1.conv1",

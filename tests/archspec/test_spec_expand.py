@@ -64,9 +64,7 @@ def test_expand_writes_every_inferred_size_and_nothing_to_expand() -> None:
         {"BatchNorm2d": {"num_features": 128}},
     ]
     assert layer2[1]["Residual"]["shortcut"] == "identity"
-    assert data["sections"]["fc"] == [
-        {"Linear": {"in_features": 512, "out_features": "num_classes"}}
-    ]
+    assert data["sections"]["fc"] == {"Linear": {"in_features": 512, "out_features": "num_classes"}}
 
 
 def test_expand_applies_extends_and_binds_num_classes_when_asked() -> None:
