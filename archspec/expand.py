@@ -65,8 +65,11 @@ class Expander(ItemExpander, StructureExpander):
         self.blocks = read_blocks(raw, self.doc, self.problems)
 
 
-def expand(doc: Document, problems: list[Problem]) -> dict[str, Sequence]:
-    """The sections of `doc` as trees; problems are appended to `problems`."""
+def expand(
+    doc: Document, problems: list[Problem], uses: dict[str, int] | None = None
+) -> dict[str, Sequence]:
+    """The sections of `doc` as trees; problems are appended to `problems`, and `uses` gets
+    how many times each block is used (for `block_count`)."""
     expander = Expander(doc, problems)
     expander.read_blocks(doc.data.get("blocks"))
     sections: dict[str, Sequence] = {}
@@ -112,6 +115,8 @@ def expand(doc: Document, problems: list[Problem]) -> dict[str, Sequence]:
         group = expander.group(items, src, Scope(), name, name)
         if group is not None:
             sections[name] = group
+    if uses is not None:
+        uses.update(expander.uses)
     return sections
 
 

@@ -24,6 +24,7 @@ class Scope:
     param_src: dict[str, tuple] = field(default_factory=dict)  # where each value was written
     via: str = ""
     stack: tuple[str, ...] = ()
+    use: tuple[str, int] | None = None  # the innermost block use: (name, index among its uses)
 
 
 class ExpandBase:
@@ -36,6 +37,7 @@ class ExpandBase:
         self.count = 0
         self.too_large = False
         self.moved: dict[tuple, tuple] = {}  # (item, Kind, field) -> (item, "first", field)
+        self.uses: dict[str, int] = {}  # block name -> how many times it is used, in order
 
     def problem(self, message: str, src: tuple, scope: Scope, hint: str = "", where: str = ""):
         via = f" (in {scope.via})" if scope.via else ""

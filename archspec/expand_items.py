@@ -11,7 +11,7 @@ from archspec.expand_base import ExpandBase, Scope, closest, name_refusal
 from archspec.expand_blocks import REQUIRED, STRUCTURES, BlockDef
 from archspec.layers import LAYER_KINDS, suggest_kind
 from archspec.layers.reserved import LAYER
-from archspec.params import ParamError, referenced_names, substitute
+from archspec.params import Deferred, ParamError, referenced_names, substitute
 from archspec.tree import Layer, Node, Sequence
 from archspec.validate import as_yaml, validate_fields
 
@@ -20,6 +20,7 @@ ITEM_OPTIONS = ("repeat", "first")
 # expand1x1 and expand3x3 beside squeeze): its layers become the mapping's own children.
 INLINE_KINDS = ("Parallel", "Residual")
 MAX_LAYERS = 100_000  # an expanded network never has this many layers; a typo in repeat might
+STAND_INS = (1, 0.5)  # values a deferred field is checked with before its own is known
 MAX_DEPTH = 50  # blocks within blocks; deeper is a mistake (or a cycle we did not see)
 
 
@@ -302,18 +303,43 @@ class ItemExpander(ExpandBase):
                     f"{key}: {e}", (*src, key), scope, hint=e.hint, where=f"{label} {kind}.{key}"
                 )
                 return None
-        result = validate_fields(
-            schema,
-            values,
-            lambda path: self.line_of_field(path, fields, scope),
-            src,
-            f"{label} {kind}",
-        )
-        if isinstance(result, list):
-            via = f" (in {scope.via})" if scope.via else ""
-            self.problems.extend(replace(p, message=p.message + via) for p in result)
+        deferred = tuple((k, v) for k, v in values.items() if isinstance(v, Deferred))
+        result = self.validate_with_stand_ins(schema, values, deferred, fields, src, scope, label)
+        if result is None:
             return None
-        return Layer(name, result, src, scope.via, label)
+        return Layer(name, result, src, scope.via, label, deferred, scope.use)
+
+    def validate_with_stand_ins(
+        self,
+        schema: type,
+        values: dict[str, Any],
+        deferred: tuple,
+        fields: Mapping,
+        src: tuple,
+        scope: Scope,
+        label: str,
+    ) -> Any:
+        """The layer validated, a field known only with the shapes (`groups: $in_channels`)
+        standing in as 1 (or 0.5, for a probability) until then; None when a field is bad."""
+        kind = schema.kind()
+        later = {k for k, _ in deferred}
+        result: Any = None
+        for stand_in in STAND_INS:
+            trial = {k: (stand_in if k in later else v) for k, v in values.items()}
+            result = validate_fields(
+                schema,
+                trial,
+                lambda path: self.line_of_field(path, fields, scope),
+                src,
+                f"{label} {kind}",
+            )
+            if not isinstance(result, list):
+                return result
+            if not any(p.where.endswith(tuple(f".{k}" for k in later)) for p in result):
+                break  # the problems are in fields written out: tell them
+        via = f" (in {scope.via})" if scope.via else ""
+        self.problems.extend(replace(p, message=p.message + via) for p in result)
+        return None
 
     def block_use(
         self, block: BlockDef, fields: Any, src: tuple, scope: Scope, name: str, label: str
@@ -344,11 +370,14 @@ class ItemExpander(ExpandBase):
         params, param_src = bound
         line = self.doc.line_of(src)
         here = f"{label} {block.name}" + (f" used on line {line}" if line else "")
+        index = self.uses.get(block.name, 0)
+        self.uses[block.name] = index + 1
         inner = Scope(
             params,
             param_src,
             f"{scope.via} > {here}" if scope.via else here,
             (*scope.stack, block.name),
+            (block.name, index),
         )
         if block.kind == "layers":
             return self.group(block.body, block.src, inner, name, label, class_name=block.name)

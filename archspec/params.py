@@ -4,28 +4,83 @@ The arithmetic is a closed grammar read by a small recursive-descent parser, nev
 
     expr   := term (('+' | '-') term)*
     term   := factor (('*' | '//' | '/' | '%') factor)*
-    factor := ('-' | '+') factor | NUMBER | NAME | '(' expr ')'
+    factor := ('-' | '+') factor | NUMBER | NAME | FUNCTION '(' expr (',' expr)* ')'
+              | '(' expr ')'
 
 Names are the block's parameters; numbers are integers or decimals. `/` gives an integer when
-the division is exact, so `${channels / 4}` can fill an integer field.
+the division is exact, so `${channels / 4}` can fill an integer field. The functions are the
+ones papers compute widths and depths with: make_divisible (torchvision's _make_divisible),
+ceil, floor, round, int, min and max.
+
+Some names are known only once shapes are inferred, so a field that uses them is evaluated then
+(a `Deferred` value): the channels, height and width entering the layer (`in_channels`,
+`in_height`, `in_width`: a depthwise conv's `groups: $in_channels`), and the position of the
+block the layer is in among all uses of that block in the network (`block_index`, from 0, and
+`block_count`: a stochastic depth that grows along the network).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 WHOLE_EXPR = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 NAME = re.compile(r"(?<![0-9.])[A-Za-z_][A-Za-z0-9_]*")
-TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\d*\.\d+|\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/%()]))")
+TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\d*\.\d+|\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/%(),]))")
 MAX_EXPRESSION = 200  # characters; a field's arithmetic is never longer
 MAX_MAGNITUDE = 2**63  # results beyond 64 bits are refused, not carried along as huge ints
 
 
-GRAMMAR = "numbers, parameter names, + - * / // % and parentheses, e.g. ${(planes + 1) * 2}"
+GRAMMAR = (
+    "numbers, parameter names, + - * / // % , parentheses and the functions make_divisible, "
+    "ceil, floor, round, int, min, max, e.g. ${make_divisible(planes * 1.5, 8)}"
+)
+SHAPE_NAMES = ("in_channels", "in_height", "in_width")  # of the layer's input
+POSITION_NAMES = ("block_index", "block_count")  # of the enclosing block, network-wide
+DEFERRED_NAMES = SHAPE_NAMES + POSITION_NAMES
+
+
+def make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
+    """The nearest multiple of `divisor` to `value`, never below 90% of it (torchvision's
+    _make_divisible, which MobileNet and EfficientNet widths use)."""
+    if min_value is None:
+        min_value = divisor
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * value else new
+
+
+FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {  # name -> (f, least, most) args
+    "make_divisible": (make_divisible, 2, 3),
+    "ceil": (math.ceil, 1, 1),
+    "floor": (math.floor, 1, 1),
+    "round": (round, 1, 1),
+    "int": (int, 1, 1),
+    "min": (min, 2, 8),
+    "max": (max, 2, 8),
+}
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A field value that uses names known only once shapes are inferred (DEFERRED_NAMES):
+    the text as written, with the block parameters it uses bound at that point."""
+
+    text: str
+    bound: tuple[tuple[str, Any], ...]
+
+    def names(self) -> list[str]:
+        return [n for n in referenced_names(self.text) if n in DEFERRED_NAMES]
+
+    def evaluate(self, known: Mapping[str, Any]) -> Any:
+        return substitute(self.text, {**dict(self.bound), **known})
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class ParamError(ValueError):
@@ -78,6 +133,9 @@ def substitute(value: Any, params: Mapping[str, Any]) -> Any:
         return {k: substitute(v, params) for k, v in value.items()}
     if not is_reference(value):
         return value
+    deferred = _deferred(value, params)
+    if deferred is not None:
+        return deferred
     whole = WHOLE_NAME.match(value)
     if whole:
         return _lookup(whole.group(1), params)
@@ -89,6 +147,33 @@ def substitute(value: Any, params: Mapping[str, Any]) -> Any:
             "inside ${...})",
         )
     return evaluate(expr.group(1), params)
+
+
+def _deferred(value: str, params: Mapping[str, Any]) -> Deferred | None:
+    """`value` as a Deferred if it uses a name known only later (and is otherwise sound)."""
+    try:
+        names = referenced_names(value)
+    except ParamError:
+        return None  # reported by the evaluation that follows
+    later = [n for n in names if n in DEFERRED_NAMES and n not in params]
+    if not later:
+        return None
+    bound = {n: params[n] for n in names if n in params}
+    for name, given in bound.items():
+        if isinstance(given, Deferred):
+            raise ParamError(
+                f"parameter '{name}' depends on the input shape ({given}), so it can only be "
+                "used whole, as its own field's value",
+                f"write the field as ${name}, or write the arithmetic into {name}'s value",
+            )
+    # every other name must be known now, and the arithmetic must parse: try it with 1s
+    substitute(value, {**params, **{n: 1 for n in later}}) if _safe_trial(value) else None
+    return Deferred(value, tuple(sorted(bound.items())))
+
+
+def _safe_trial(value: str) -> bool:
+    """Whether a trial evaluation with 1 for the later names cannot divide by zero falsely."""
+    return not re.search(r"(//|/|%)\s*\(", value)
 
 
 def evaluate(text: str, params: Mapping[str, Any]) -> int | float:
@@ -198,6 +283,8 @@ class _Parser:
             return value
         if number:
             return float(number) if "." in number else int(number)
+        if name and name in FUNCTIONS and self.peek() == "(":
+            return self.call(name)
         if name:
             value = _lookup(name, self.params)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -208,6 +295,24 @@ class _Parser:
                 )
             return value
         raise ParamError(f"unexpected '{op}'", f"an expression is {GRAMMAR}")
+
+    def call(self, name: str) -> int | float:
+        function, least, most = FUNCTIONS[name]
+        self.pos += 1  # the '('
+        args = [self.expr()]
+        while self.peek() == ",":
+            self.pos += 1
+            args.append(self.expr())
+        if self.peek() != ")":
+            raise ParamError(f"the call of {name} is not closed", "add the ')' that closes it")
+        self.pos += 1
+        if not least <= len(args) <= most:
+            count = str(least) if least == most else f"{least} to {most}"
+            raise ParamError(
+                f"{name} takes {count} arguments, got {len(args)}",
+                "e.g. make_divisible(channels * 0.75, 8), ceil(depth * 1.2), max(1, c // 4)",
+            )
+        return _checked(function(*args))
 
 
 def _checked(value: int | float) -> int | float:

@@ -106,7 +106,20 @@ NAMED_PAIR = {
     "type": "object",
     "minProperties": 1,
     "maxProperties": 1,
-    "patternProperties": {"^[a-z_][A-Za-z0-9_]*$": {}},
+    "patternProperties": {
+        "^[a-z_][A-Za-z0-9_]*$": {
+            "anyOf": [  # a layer: `Kind`, or `Kind: {...}`
+                {"type": "string", "pattern": "^[A-Z][A-Za-z0-9_]*$"},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "patternProperties": {"^[A-Z][A-Za-z0-9_]*$": {}},
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    },
     "additionalProperties": False,
 }
 

@@ -19,8 +19,10 @@ from typing import Union
 from archspec.errors import Problem, SpecError
 from archspec.layers import LAYER_KINDS, NUM_CLASSES, LayerSpec, Shape, ShapeError, format_shape
 from archspec.layers.reserved import SHORTCUT
+from archspec.params import SHAPE_NAMES, ParamError
 from archspec.spec import Spec
 from archspec.tree import Layer, Node, Parallel, Residual, Sequence, leaves
+from archspec.validate import validate_fields
 
 # Class counts of the study's two tasks on PACS (4 domains, 7 object categories).
 TASK_NUM_CLASSES = {"domain": 4, "category": 7}
@@ -206,6 +208,8 @@ class _Resolver:
         layer, shape = node.spec, at.shape
         self.number += 1
         where = f"{node.label or path} {layer.kind()}-{self.number}"
+        if node.deferred:
+            layer = self.evaluated(node, shape, where)
         try:
             _check_input(layer, shape)
             out = layer.output_shape(shape, self.num_classes)
@@ -263,6 +267,46 @@ class _Resolver:
         if out != shape:
             self.trace.append(f"{layer.kind()}-{self.number} {format_shape(out)}")
         return resolved, _At(out, rf, jump)
+
+    def evaluated(self, node: Layer, shape: Shape, where: str) -> LayerSpec:
+        """The layer with its fields that use the input's shape or the block's position
+        computed, and checked as if written so."""
+        known: dict[str, int] = dict(zip(SHAPE_NAMES, shape, strict=False))
+        if node.use is not None:
+            known["block_index"] = node.use[1]
+            known["block_count"] = self.spec.block_uses.get(node.use[0], node.use[1] + 1)
+        values = node.spec.model_dump(exclude_unset=True)
+        for name, value in node.deferred:
+            missing = [n for n in value.names() if n not in known]
+            if missing:
+                self.fail(
+                    f"{name}: {missing[0]} is not known here: "
+                    + (
+                        f"the input {format_shape(shape)} has no {missing[0].removeprefix('in_')}"
+                        if missing[0] in SHAPE_NAMES
+                        else "the layer is in no block"
+                    ),
+                    (*node.src, name),
+                    f"{where}.{name}",
+                    "write the value itself"
+                    if missing[0] in SHAPE_NAMES
+                    else "block_index and block_count are those of the block a layer is in",
+                    node.via,
+                )
+            try:
+                values[name] = value.evaluate(known)
+            except ParamError as e:
+                self.fail(f"{name}: {e}", (*node.src, name), f"{where}.{name}", e.hint, node.via)
+        result = validate_fields(
+            type(node.spec), values, lambda p: self.spec.line_of(*p), node.src, where
+        )
+        if isinstance(result, list):
+            problem = result[0]
+            computed = ", ".join(f"{k} = {values[k]!r} from {v}" for k, v in node.deferred)
+            self.fail(
+                f"{problem.message} ({computed})", node.src, problem.where, problem.hint, node.via
+            )
+        return result
 
     def residual(self, node: Residual, at: _At, path: str) -> tuple:
         body, out = self.sequence(node.body, at, path)

@@ -70,6 +70,8 @@ class Spec:
     source: str = field(default="<spec>", compare=False)
     # Where each value sits in the file, e.g. ("sections", "features", 3) -> 12; for messages.
     lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+    # How many times each block is used in the network: what `block_count` is.
+    block_uses: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def line_of(self, *path: object) -> int | None:
         return find_line(self.lines, path)
@@ -119,7 +121,8 @@ def parse_spec(doc: Document) -> Spec:
                 line=doc.line_of(("sections",)),
             )
         )
-    sections = expand(doc, problems)
+    uses: dict[str, int] = {}
+    sections = expand(doc, problems, uses)
     if header is None and not problems:
         # the header failed only inside sections or blocks, where expand words the problems
         # better, yet expand found none: report Pydantic's own, rather than "0 problems"
@@ -134,6 +137,7 @@ def parse_spec(doc: Document) -> Spec:
         data=doc.data,
         source=doc.source,
         lines=doc.lines,
+        block_uses=uses,
     )
 
 

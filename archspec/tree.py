@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Union
 
 from archspec.layers.base import LayerSpec
+from archspec.params import Deferred
 
 Path_ = tuple[object, ...]
 
@@ -24,6 +25,11 @@ class Layer:
     src: Path_ = field(default=(), compare=False)
     via: str = field(default="", compare=False)
     label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
+    # Fields that use the input's shape or the block's position (params.Deferred), evaluated
+    # when shapes are inferred; `spec` holds stand-ins for them until then.
+    deferred: tuple[tuple[str, Deferred], ...] = ()
+    # The innermost block use it is in: (block name, its index among that block's uses).
+    use: tuple[str, int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

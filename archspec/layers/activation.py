@@ -52,3 +52,33 @@ class Tanh(LayerSpec):
 @register_layer
 class Sigmoid(LayerSpec):
     torch_class = "Sigmoid"
+
+
+@register_layer
+class ReLU6(LayerSpec):
+    """min(max(0, x), 6) (MobileNet v2)."""
+
+    torch_class = "ReLU6"
+    example = {"inplace": True}
+
+    inplace: StrictBool = False
+
+
+@register_layer
+class Hardswish(LayerSpec):
+    """x * ReLU6(x + 3) / 6 (MobileNet v3)."""
+
+    torch_class = "Hardswish"
+    example = {"inplace": True}
+
+    inplace: StrictBool = False
+
+
+@register_layer
+class Hardsigmoid(LayerSpec):
+    """ReLU6(x + 3) / 6: the gate of MobileNet v3's squeeze-and-excitation."""
+
+    torch_class = "Hardsigmoid"
+    example = {"inplace": True}
+
+    inplace: StrictBool = False

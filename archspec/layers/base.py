@@ -72,6 +72,8 @@ class LayerSpec(BaseModel):
 
     # The torch.nn class this kind builds, by name: checking a spec never imports torch.
     torch_class: ClassVar[str]
+    # The module that holds it: torch.nn, or torchvision.ops for StochasticDepth.
+    torch_module: ClassVar[str] = "torch.nn"
     # Whether the module holds tensors (weights or buffers): one without may be used twice.
     weighted: ClassVar[bool] = False
     # What input the layer needs: "spatial" (C, H, W), "flat" (F,), or "any" shape.
@@ -105,9 +107,14 @@ class LayerSpec(BaseModel):
 
     def build(self, shape: Shape, num_classes: int) -> Any:
         """The torch.nn module (the only method that imports torch)."""
-        from torch import nn
+        return self.torch_type()(**self.torch_kwargs(shape, num_classes))
 
-        return getattr(nn, self.torch_class)(**self.torch_kwargs(shape, num_classes))
+    @classmethod
+    def torch_type(cls) -> Any:
+        """The PyTorch class itself (imports torch, or torchvision)."""
+        import importlib
+
+        return getattr(importlib.import_module(cls.torch_module), cls.torch_class)
 
     @property
     def weightless(self) -> bool:

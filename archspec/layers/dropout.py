@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictFloat
 
@@ -33,3 +33,17 @@ class Dropout2d(LayerSpec):
 
     p: Probability = 0.5
     inplace: StrictBool = False
+
+
+@register_layer
+class StochasticDepth(LayerSpec):
+    """Drops a residual branch while training (Huang et al., 2016): with probability p, a
+    sample's ("row") or the whole batch's ("batch") output is zero, the rest scaled by 1/(1-p).
+    torchvision.ops.StochasticDepth, as EfficientNet and ConvNeXt use it."""
+
+    torch_class = "StochasticDepth"
+    torch_module = "torchvision.ops"
+    example = {"p": 0.1, "mode": "row"}
+
+    p: Probability
+    mode: Literal["row", "batch"]

@@ -61,7 +61,7 @@ def hand_built(kind: str, in_shape: tuple[int, ...]) -> torch.nn.Module:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}  # as written
     if schema.in_size_field:
         kwargs[schema.in_size_field] = in_shape[0]
-    return getattr(torch.nn, schema.torch_class)(**kwargs)
+    return schema.torch_type()(**kwargs)
 
 
 @pytest.mark.parametrize(("kind", "form"), cases())
@@ -82,7 +82,7 @@ def test_builds_the_module_pytorch_builds_from_the_example(kind: str, form: str)
     data, in_shape = probe_data(kind, form)
     model = compile_spec(resolve(spec_from_data(data), NUM))
     built, expected = model.probe[0], hand_built(kind, in_shape)
-    assert type(built) is getattr(torch.nn, LAYER_KINDS[kind].torch_class)
+    assert type(built) is LAYER_KINDS[kind].torch_type()
     assert repr(built) == repr(expected)
     assert {k: v.shape for k, v in built.state_dict().items()} == {
         k: v.shape for k, v in expected.state_dict().items()
@@ -106,7 +106,7 @@ def test_to_data_round_trips(kind: str, form: str) -> None:
 @pytest.mark.parametrize("kind", sorted(LAYER_KINDS))
 def test_field_names_and_defaults_are_pytorchs(kind: str) -> None:
     schema = LAYER_KINDS[kind]
-    parameters = inspect.signature(getattr(torch.nn, schema.torch_class)).parameters
+    parameters = inspect.signature(schema.torch_type()).parameters
     for name, info in schema.model_fields.items():
         if name == schema.in_size_field:
             assert parameters[name].default is inspect.Parameter.empty
