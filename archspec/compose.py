@@ -137,7 +137,7 @@ class _Composer:
             raise problem(
                 f"the base file {shown} does not exist",
                 f"the path is relative to this file's folder ({os.path.normpath(here)}/), "
-                + names_hint(),
+                + names_hint(value),
             )
         resolved = path.resolve()
         if resolved in chain:

@@ -3,6 +3,7 @@ checked against its schema, and a block's use with its parameters bound."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,10 @@ from archspec.params import Deferred, ParamError, referenced_names, substitute
 from archspec.tree import Layer, Node, Sequence
 from archspec.validate import as_yaml, validate_fields
 
-ITEM_OPTIONS = ("repeat", "first")
+ITEM_OPTIONS = ("repeat", "first", "names")
+# `names: denselayer{n}` names a repeat's copies ({i} counts from 0, {n} from 1), as torchvision
+# names DenseNet's layers and RegNet's blocks (`block1-{i}`): a name may then hold a hyphen.
+NAME_TEMPLATE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Keys of a mapping of named layers that write a structure adding no name level (Fire's
 # expand1x1 and expand3x3 beside squeeze): its layers become the mapping's own children.
 INLINE_KINDS = ("Parallel", "Residual")
@@ -62,7 +66,20 @@ class ItemExpander(ExpandBase):
             children = self.numbered(raw, src, scope, label)
             if children is None:
                 return None
-            return Sequence(name, children, class_name, True, src, scope.via)
+            templated = [isinstance(item, Mapping) and "names" in item for item in raw]
+            if any(templated):
+                if not all(templated):
+                    self.problem(
+                        "in a list where one item names its copies (names:), every item does",
+                        (*src, templated.index(False)),
+                        scope,
+                        hint="add names: to this item, or write the list as a mapping of names",
+                        where=label,
+                    )
+                    return None
+                if not self.own_names_unique(Sequence("", children), src, scope):
+                    return None
+            return Sequence(name, children, class_name, not any(templated), src, scope.via)
         if isinstance(raw, Mapping) and raw:
             children = self.named([(k, v, k) for k, v in raw.items()], src, scope, label, role)
             if children is None:
@@ -146,23 +163,54 @@ class ItemExpander(ExpandBase):
             first = item.get("first")
             if "first" in item and not self.first_applies(item, src, scope):
                 return None
+            template = item.get("names")
             item = {k: v for k, v in item.items() if k not in ITEM_OPTIONS}
             if count is None:
                 return None
+        else:
+            template = None
+        if template is not None and not self.template_applies(template, count, src, scope):
+            return None
         nodes = []
         for copy in range(count):
+            name = str(start + copy)
+            if template is not None:
+                name = template.replace("{i}", str(copy)).replace("{n}", str(copy + 1))
             node = self.item(
                 item,
                 src,
                 scope,
-                str(start + copy),
-                f"{label}[{start + copy}]",
+                name,
+                f"{label}[{start + copy}]" if template is None else f"{label}.{name}",
                 overrides=first if copy == 0 else None,
             )
             if node is None:
                 return None
             nodes.append(node)
         return nodes
+
+    def template_applies(self, template: Any, count: int, src: tuple, scope: Scope) -> bool:
+        """`names:` must make a name of each copy, a different one when there are several."""
+        at = (*src, "names")
+        if not isinstance(template, str) or not NAME_TEMPLATE.match(
+            template.replace("{i}", "0").replace("{n}", "1")
+        ):
+            self.problem(
+                f"names must be a name with {{i}} or {{n}} in it, got {as_yaml(template)}",
+                at,
+                scope,
+                hint="e.g. names: denselayer{n} (1, 2, ...) or names: block1-{i} (0, 1, ...)",
+            )
+            return False
+        if count > 1 and "{i}" not in template and "{n}" not in template:
+            self.problem(
+                f"names: {template} gives the {count} copies one name",
+                at,
+                scope,
+                hint=f"put {{i}} (from 0) or {{n}} (from 1) in it, e.g. {template}{{n}}",
+            )
+            return False
+        return True
 
     def first_applies(self, item: Mapping, src: tuple, scope: Scope) -> bool:
         """`first:` changes the first of the copies `repeat` makes; refuse one that would

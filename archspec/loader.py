@@ -63,7 +63,7 @@ def read_spec_file(path: str | Path) -> Document:
     except FileNotFoundError:
         raise SpecError(
             str(path),
-            [Problem("file not found", hint=f"check the path, {names_hint()}")],
+            [Problem("file not found", hint=f"check the path, {names_hint(path)}")],
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(str(path), [Problem(f"cannot read the file: {e}")]) from None

@@ -76,7 +76,7 @@ seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak_kb / 1024}))
 """
-BUILD_SPECS = ("alexnet.yaml", "resnet18.yaml")
+BUILD_SPECS = ("alexnet.yaml", "zoo/resnet18.yaml")
 
 
 def build_command_cost(runs: int) -> dict[str, dict[str, float]]:

@@ -21,11 +21,11 @@ SPECS = sorted(str(p.relative_to(REPO)) for p in (REPO / "architectures").glob("
 COMMANDS = {
     "python -c pass (the interpreter alone)": ["-c", "pass"],
     "archspec validate architectures/*.yaml": ["-m", "archspec", "validate", *SPECS],
-    "archspec expand architectures/resnet18.yaml": [
+    "archspec expand architectures/zoo/resnet18.yaml": [
         "-m",
         "archspec",
         "expand",
-        "architectures/resnet18.yaml",
+        "architectures/zoo/resnet18.yaml",
     ],
     "archspec diff alexnet.yaml dilation.yaml": [
         "-m",

@@ -6,5 +6,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ARCHITECTURES = REPO / "architectures"
-SHIPPED_SPECS = sorted(ARCHITECTURES.glob("*.yaml"))
+ZOO = ARCHITECTURES / "zoo"  # torchvision's models, by torchvision's names
+STUDY_SPECS = sorted(ARCHITECTURES.glob("*.yaml"))
+ZOO_SPECS = sorted(ZOO.glob("*.yaml"))
+SHIPPED_SPECS = STUDY_SPECS + ZOO_SPECS
 STUDY_TEXT = REPO / "tests" / "data" / "study_architectures.txt"

@@ -7,7 +7,7 @@ import re
 import shutil
 
 import pytest
-from spec_test_paths import ARCHITECTURES
+from spec_test_paths import ARCHITECTURES, ZOO
 
 from archspec.diagram import build_diagram, to_dot, to_mermaid
 from archspec.layers import format_shape
@@ -17,7 +17,7 @@ from archspec_cli import main
 
 ALEXNET = ARCHITECTURES / "alexnet.yaml"
 RESIDUAL = ARCHITECTURES / "alexnet_residual.yaml"  # a Residual block
-PARALLEL = ARCHITECTURES / "squeezenet1_1.yaml"  # Fire blocks: Parallel, merged by concat
+PARALLEL = ZOO / "squeezenet1_1.yaml"  # Fire blocks: Parallel, merged by concat
 
 DOT_NODE = re.compile(r"^\s*(\w+) \[label=")
 DOT_EDGE = re.compile(r'^\s*(\w+) -> (\w+) \[label="([^"]*)"\];$')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spec_test_paths import ARCHITECTURES
+from spec_test_paths import ZOO
 
 from archspec.spec import load_spec
 from runner.training.checkpoint import Checkpoint
@@ -11,7 +11,7 @@ from runner.visualize.layers import conv_layers
 
 
 def test_conv_layers_of_a_residual_spec_are_found_by_their_module_paths() -> None:
-    path = ARCHITECTURES / "resnet18.yaml"
+    path = ZOO / "resnet18.yaml"
     spec = load_spec(path)
     model = seeded_model(spec, 4, 0)
     state = model.state_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from spec_test_paths import ARCHITECTURES
+from spec_test_paths import ARCHITECTURES, ZOO
 
 from archspec.diff import diff_specs
 from archspec.spec import load_spec, spec_from_text
@@ -30,11 +30,15 @@ def test_dilation_names_every_dilated_layer_and_the_cost(cli) -> None:
 
 
 def test_a_file_and_its_expand_output_are_equal(cli, tmp_path) -> None:
-    for name in ("dilation.yaml", "resnet18.yaml", "squeezenet1_1.yaml"):
-        expanded = tmp_path / name
-        result = cli("expand", ARCHITECTURES / name)
+    for path in (
+        ARCHITECTURES / "dilation.yaml",
+        ZOO / "resnet18.yaml",
+        ZOO / "squeezenet1_1.yaml",
+    ):
+        expanded = tmp_path / path.name
+        result = cli("expand", path)
         expanded.write_text(result.out)
-        result = cli("diff", ARCHITECTURES / name, expanded)
+        result = cli("diff", path, expanded)
         assert result.code == 0, result.out
         assert "the two specs build the same model" in result.out
 
@@ -56,7 +60,7 @@ def test_deleted_and_replaced_layers(cli) -> None:
 
 
 def test_block_specs_changed_inside_a_block(cli) -> None:
-    resnet = ARCHITECTURES / "resnet18.yaml"
+    resnet = ZOO / "resnet18.yaml"
     result = cli("diff", resnet, resnet, "--set", "layer3.0.planes=384", "--json")
     assert result.code == 1, result.err
     data = json.loads(result.out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from spec_test_paths import ARCHITECTURES, SHIPPED_SPECS
+from spec_test_paths import ARCHITECTURES, SHIPPED_SPECS, ZOO
 
 from archspec.compiler import compile_spec
 from archspec.expanded_spec import expanded_yaml
@@ -41,7 +41,7 @@ def test_expanding_twice_changes_nothing(path, tmp_path) -> None:
 
 
 def test_expand_writes_every_inferred_size_and_nothing_to_expand() -> None:
-    data = yaml.safe_load(expand_text(ARCHITECTURES / "resnet18.yaml"))
+    data = yaml.safe_load(expand_text(ZOO / "resnet18.yaml"))
     assert "blocks" not in data and "extends" not in data
     layer2 = data["sections"]["layer2"]
     assert len(layer2) == 2  # repeat: 2 written out

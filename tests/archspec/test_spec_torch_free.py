@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from spec_test_paths import ARCHITECTURES, REPO
+from spec_test_paths import REPO, ZOO
 
 CHILD = """
 import sys
@@ -26,7 +26,7 @@ print("torch" in sys.modules)
 def test_no_torch_before_compile() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ARCHITECTURES / "resnet18.yaml")],
+        [sys.executable, "-c", CHILD, str(ZOO / "resnet18.yaml")],
         capture_output=True,
         text=True,
         env=env,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from spec_test_paths import ARCHITECTURES, REPO, SHIPPED_SPECS
+from spec_test_paths import ARCHITECTURES, REPO, SHIPPED_SPECS, ZOO
 
 CHILD = """
 import contextlib, io, json, sys
@@ -24,11 +24,11 @@ COMMANDS = {
     "validate": ["validate", *map(str, SHIPPED_SPECS)],
     "schema": ["schema"],
     "layers": ["layers"],
-    "expand": ["expand", str(ARCHITECTURES / "resnet18.yaml")],
+    "expand": ["expand", str(ZOO / "resnet18.yaml")],
     "diff": [
         "diff",
         str(ARCHITECTURES / "alexnet.yaml"),
-        str(ARCHITECTURES / "squeezenet1_1.yaml"),
+        str(ZOO / "squeezenet1_1.yaml"),
     ],
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from spec_test_paths import ARCHITECTURES
+from spec_test_paths import ZOO
 from test_spec_cli import table_rows
 
 from archspec.compiler import build_model
@@ -14,8 +14,8 @@ from archspec.errors import UserError
 from archspec.weights import load_state_dict_matching
 
 SPECS = {
-    "resnet18": (ARCHITECTURES / "resnet18.yaml", 11_689_512),
-    "squeezenet1_1": (ARCHITECTURES / "squeezenet1_1.yaml", 1_235_496),
+    "resnet18": (ZOO / "resnet18.yaml", 11_689_512),
+    "squeezenet1_1": (ZOO / "squeezenet1_1.yaml", 1_235_496),
 }
 
 
