@@ -1,0 +1,108 @@
+"""The zoo is torchvision's: every spec in architectures/zoo/ compiles to a model with the same
+state_dict keys, in the same order, with the same shapes as the torchvision model of its name
+(so `load_state_dict(strict=True)` works by name), and the smallest member of each family gives
+the same outputs in eval mode and has the same StochasticDepth probabilities, in order."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from spec_test_paths import ZOO_SPECS
+
+import archspec
+from archspec.catalog import zoo_specs
+
+NUM_CLASSES = 1000
+# What torchvision is built with where its defaults add what the spec leaves out: the auxiliary
+# classifiers, which only training mode returns (and the pretrained weights drop).
+REFERENCE_KWARGS = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+}
+# The smallest member of each family: outputs compared (on the CPU, so kept to these).
+SMALLEST = (
+    "alexnet",
+    "densenet121",
+    "efficientnet_b0",
+    "efficientnet_v2_s",
+    "googlenet",
+    "inception_v3",
+    "mnasnet0_5",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "regnet_x_400mf",
+    "regnet_y_400mf",
+    "resnet18",
+    "resnet50",
+    "resnext50_32x4d",
+    "shufflenet_v2_x0_5",
+    "squeezenet1_0",
+    "squeezenet1_1",
+    "vgg11",
+    "vgg11_bn",
+    "wide_resnet50_2",
+)
+# Output checks need an input the network can take; the smallest its strides allow is fastest.
+INPUT_SIZE = {"inception_v3": 299}
+
+
+def reference(name: str) -> torch.nn.Module:
+    return torchvision.models.get_model(name, weights=None, **REFERENCE_KWARGS.get(name, {}))
+
+
+def keys_and_shapes(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
+    return [(key, tuple(value.shape)) for key, value in model.state_dict().items()]
+
+
+def test_every_zoo_spec_is_a_torchvision_model() -> None:
+    known = set(torchvision.models.list_models(module=torchvision.models))
+    assert ZOO_SPECS and {p.stem for p in ZOO_SPECS} <= known
+    assert list(zoo_specs()) == [p.stem for p in ZOO_SPECS]
+
+
+@pytest.mark.parametrize("name", [p.stem for p in ZOO_SPECS])
+def test_same_state_dict_names_order_and_shapes(name: str) -> None:
+    with torch.device("meta"):
+        model = archspec.build(name, num_classes=NUM_CLASSES)
+        expected = reference(name)
+    assert keys_and_shapes(model) == keys_and_shapes(expected)
+    # and the count `archspec build` reports, from the shapes alone, is the model's
+    resolved = archspec.validate_spec(name, num_classes=NUM_CLASSES)
+    assert resolved.total_params == sum(p.numel() for p in expected.parameters())
+
+
+def _randomize_batch_norm(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Running statistics and affine weights other than 0 and 1, so that a BatchNorm applied in
+    the wrong place, or not at all, shows in the outputs."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+            if module.affine:
+                module.weight.data.copy_(torch.rand(shape, generator=generator) + 0.5)
+                module.bias.data.copy_(torch.randn(shape, generator=generator) * 0.1)
+
+
+def _stochastic_depths(model: torch.nn.Module) -> list[tuple[float, str]]:
+    return [
+        (m.p, m.mode) for m in model.modules() if isinstance(m, torchvision.ops.StochasticDepth)
+    ]
+
+
+@pytest.mark.parametrize("name", [n for n in SMALLEST if n in zoo_specs()])
+def test_the_smallest_of_each_family_computes_what_torchvision_does(name: str) -> None:
+    torch.manual_seed(0)
+    expected = reference(name).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        _randomize_batch_norm(expected, generator)
+    model = archspec.build(name, num_classes=NUM_CLASSES).eval()
+    model.load_state_dict(expected.state_dict(), strict=True)
+    assert _stochastic_depths(model) == _stochastic_depths(expected)
+    size = INPUT_SIZE.get(name, 224)
+    x = torch.randn(2, 3, size, size, generator=generator)
+    with torch.no_grad():
+        difference = (model(x) - expected(x)).abs().max().item()
+    assert difference <= 1e-4
