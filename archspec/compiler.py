@@ -88,9 +88,15 @@ class ResidualBlock(nn.Module):
 class ParallelBlock(nn.Module):
     """Branches on the same input, merged by channel concatenation or by sum."""
 
-    def __init__(self, class_name: str, branches: OrderedDict[str, nn.Module], merge: str):
+    def __init__(
+        self,
+        class_name: str,
+        branches: OrderedDict[str, nn.Module],
+        merge: str,
+        split: bool = False,
+    ):
         super().__init__()
-        self.class_name, self.merge = class_name, merge
+        self.class_name, self.merge, self.split = class_name, merge, split
         for name, module in branches.items():
             self.add_module(name, module)
         # A branch starting in place would change the input the other branches read.
@@ -103,7 +109,11 @@ class ParallelBlock(nn.Module):
         return f"merge={self.merge}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [branch(x.clone() if self.keep_input else x) for branch in self.children()]
+        branches = list(self.children())
+        if self.split:  # each branch reads its share of the channels (ShuffleNet v2)
+            parts = x.chunk(len(branches), 1)
+            return _merge(self.merge, [b(p) for b, p in zip(branches, parts, strict=True)])
+        outs = [branch(x.clone() if self.keep_input else x) for branch in branches]
         return _merge(self.merge, outs)
 
 
@@ -114,7 +124,7 @@ class ProgramBlock(nn.Module):
 
         ("m", name)                                       the child `name`
         ("seq", (step, ...))                              one after another
-        ("par", merge, (step, ...), keep_input)           branches on one input, merged
+        ("par", merge, (step, ...), keep_input, split)    branches on one input, merged
         ("res", body, shortcut | None, after | None, keep_input, adds)
 
     so the module holds its layers as its own attributes, as torchvision's blocks do.
@@ -143,7 +153,10 @@ def _run(owner: nn.Module, step: tuple, x: torch.Tensor) -> torch.Tensor:
             x = _run(owner, inner, x)
         return x
     if op == "par":
-        _, merge, branches, keep_input = step
+        _, merge, branches, keep_input, split = step
+        if split:
+            parts = x.chunk(len(branches), 1)
+            return _merge(merge, [_run(owner, b, p) for b, p in zip(branches, parts, strict=True)])
         return _merge(merge, [_run(owner, b, x.clone() if keep_input else x) for b in branches])
     _, body, shortcut, after, keep_input, adds = step
     identity = _run(owner, shortcut, x) if shortcut is not None else x
@@ -257,7 +270,8 @@ def _content(node: RNode, modules: OrderedDict[str, nn.Module], num_classes: int
             branches = tuple(_content(b, modules, num_classes) for b in node.branches)
         else:
             branches = tuple(_step(b, modules, num_classes) for b in node.branches)
-        return ("par", node.merge, branches, _first_in_place(node) and len(branches) > 1)
+        keep_input = _first_in_place(node) and len(branches) > 1 and not node.split
+        return ("par", node.merge, branches, keep_input, node.split)
     assert isinstance(node, RResidual)  # the tree has four node types
     body = _content(node.body, modules, num_classes)
     shortcut = None
@@ -293,7 +307,7 @@ def _build(node: RNode, num_classes: int) -> nn.Module:
         )
     assert isinstance(node, RParallel)  # the tree has four node types
     branches = OrderedDict((b.name, _build(b, num_classes)) for b in node.branches)
-    return ParallelBlock(node.class_name or "Parallel", branches, node.merge)
+    return ParallelBlock(node.class_name or "Parallel", branches, node.merge, node.split)
 
 
 def compile_spec(resolved: ResolvedSpec, *, device: str | torch.device | None = None) -> SpecModel:

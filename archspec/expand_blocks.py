@@ -24,6 +24,13 @@ class BlockDef:
     kind: str  # "layers", "Residual" or "Parallel"
     body: Any
     src: tuple
+    # `class:` the name it prints under, when two blocks are one torchvision class (ShuffleNet's
+    # InvertedResidual with and without its downsampling branch); else its own name.
+    class_name: str = ""
+
+    @property
+    def printed(self) -> str:
+        return self.class_name or self.name
 
 
 class _Reader:
@@ -89,18 +96,30 @@ class _Reader:
                     (*src, "params", key),
                     hint=f"use it in a field as ${key}, or remove it from params",
                 )
-        self.blocks[name] = BlockDef(name, dict(params), body, definition[body], (*src, body))
+        printed = definition.get("class", "")
+        if printed and not (
+            isinstance(printed, str) and printed.isidentifier() and printed[:1].isupper()
+        ):
+            self.problem(
+                f"the class of block {name} must be a CamelCase name, got {printed!r}",
+                (*src, "class"),
+                hint="e.g. class: InvertedResidual (the name the module prints under)",
+            )
+            return
+        self.blocks[name] = BlockDef(
+            name, dict(params), body, definition[body], (*src, body), printed
+        )
 
     def body_key(self, name: str, definition: Mapping, src: tuple) -> str | None:
         """Which of layers, Residual, Parallel the block is written as; None (told) when it
         has none or several. Keys that are none of these nor params are told too."""
         bodies = [k for k in definition if k in BODIES]
         for key in definition:
-            if key != "params" and key not in BODIES:
+            if key not in ("params", "class") and key not in BODIES:
                 self.problem(
                     f"unknown key '{key}' in block {name}",
                     (*src, key),
-                    hint="a block has params and one of layers, Residual, Parallel",
+                    hint="a block has params, class, and one of layers, Residual, Parallel",
                 )
         if len(bodies) != 1:
             self.problem(

@@ -428,8 +428,8 @@ class ItemExpander(ExpandBase):
             (block.name, index),
         )
         if block.kind == "layers":
-            return self.group(block.body, block.src, inner, name, label, class_name=block.name)
-        return self.structure(block.kind, block.body, block.src, inner, name, label, block.name)
+            return self.group(block.body, block.src, inner, name, label, class_name=block.printed)
+        return self.structure(block.kind, block.body, block.src, inner, name, label, block.printed)
 
     def bind(
         self, block: BlockDef, fields: Mapping, src: tuple, scope: Scope

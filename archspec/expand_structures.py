@@ -23,7 +23,8 @@ STRUCTURE_FIELDS = {  # what `archspec layers` says of them
     "Parallel": "branches on the same input, merged\n    branches: required, two or more "
     "lists of layers, a mapping of named branches, or a list of mappings of named layers "
     "(and identity) that add no name level\n"
-    "    merge: default concat (channels), sum, or multiply (a gate, e.g. squeeze-and-excitation)",
+    "    merge: default concat (channels), sum, or multiply (a gate, e.g. squeeze-and-excitation)"
+    "\n    split: default false; true gives each branch its share of the input's channels",
     "Sequential": "layers grouped into one submodule: a list, or a mapping of named layers\n"
     "    or {class: Name, layers: ...} to print it under a class name",
 }
@@ -57,7 +58,7 @@ class StructureExpander(ExpandBase):
             return self.sequential(fields, src, scope, name, label, class_name)
         allowed = {
             "Residual": ("body", "shortcut", "after", CLASS),
-            "Parallel": ("branches", "merge", CLASS),
+            "Parallel": ("branches", "merge", "split", CLASS),
         }[kind]
         if not isinstance(fields, Mapping):
             self.problem(
@@ -243,6 +244,20 @@ class StructureExpander(ExpandBase):
                 "multiply gates one by another (squeeze-and-excitation)",
             )
             return None
+        split = fields.get("split", False)
+        try:
+            split = substitute(split, scope.params)
+        except ParamError as e:
+            self.problem(f"split: {e}", (*src, "split"), scope, hint=e.hint)
+            return None
+        if not isinstance(split, bool):
+            self.problem(
+                f"split must be true or false, got {as_yaml(split)}",
+                (*src, "split"),
+                scope,
+                hint="split: true gives each branch its share of the input's channels",
+            )
+            return None
         raw = fields.get("branches")
         bsrc = (*src, "branches")
         if isinstance(raw, list) and len(raw) >= 2:
@@ -279,6 +294,9 @@ class StructureExpander(ExpandBase):
                     return None
                 branches.append(Sequence(key, (), None, False, (*bsrc, index), scope.via))
                 continue
+            if not flat and branch == []:  # `branch1: []`: an empty Sequential, the identity
+                branches.append(Sequence(key, (), None, True, (*bsrc, index), scope.via))
+                continue
             if flat and not isinstance(branch, Mapping):
                 self.problem(
                     "in a list of branches written as mappings of named layers, every branch "
@@ -293,7 +311,9 @@ class StructureExpander(ExpandBase):
             if group is None:
                 return None
             branches.append(group)
-        node = Parallel(name, tuple(branches), merge, class_name, src, scope.via, label, flat)
+        node = Parallel(
+            name, tuple(branches), merge, class_name, src, scope.via, label, flat, split=split
+        )
         if flat and not self.own_names_unique(node, src, scope):
             return None
         return node

@@ -118,6 +118,7 @@ class _Writer:
                 if node.flat
                 else {branch.name: self.group(branch) for branch in node.branches},
                 "merge": node.merge,
+                **({"split": True} if node.split else {}),
             }
         }
 

@@ -87,6 +87,7 @@ class RParallel:
     class_name: str | None
     flat: bool = False  # the branches' layers are the Parallel's own children
     inline: bool = False
+    split: bool = False  # each branch reads its share of the input's channels
 
 
 @dataclass(frozen=True)
@@ -388,6 +389,8 @@ class _Resolver:
 
     def parallel(self, node: Parallel, at: _At, path: str) -> tuple:
         branches, ends = [], []
+        if node.split:
+            at = self.split_input(node, at)
         for branch in node.branches:
             here = path if node.flat else _join(path, branch.name)
             resolved, end = self.sequence(branch, at, here)
@@ -425,9 +428,29 @@ class _Resolver:
             rf, jump = _larger(rf, end.rf), _larger(jump, end.jump)
         self.rows.append(MergeRow(path, node.merge, listed, out, rf, jump, mult_adds))
         merged = RParallel(
-            node.name, tuple(branches), node.merge, node.class_name, node.flat, node.inline
+            node.name,
+            tuple(branches),
+            node.merge,
+            node.class_name,
+            node.flat,
+            node.inline,
+            node.split,
         )
         return merged, _At(out, rf, jump)
+
+    def split_input(self, node: Parallel, at: _At) -> _At:
+        """What each branch of `split: true` reads: its share of the channels."""
+        count, shape = len(node.branches), at.shape
+        if len(shape) < 2 or shape[0] % count:
+            self.fail(
+                f"split: the input {format_shape(shape)} cannot be split into {count} equal "
+                "shares of channels",
+                (*node.src, "split"),
+                node.label,
+                f"make the channels a multiple of {count}, or remove split",
+                node.via,
+            )
+        return _At((shape[0] // count, *shape[1:]), at.rf, at.jump)
 
 
 def resolve(spec: Spec, num_classes: int | None, *, allow_unbound: bool = False) -> ResolvedSpec:

@@ -94,6 +94,9 @@ class Parallel:
     label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
     flat: bool = False
     inline: bool = False
+    # Each branch reads its own consecutive share of the input's channels (torch.chunk), as
+    # ShuffleNet v2's unit splits its input in two, rather than all of it.
+    split: bool = False
 
 
 Node = Union[Layer, Sequence, Residual, Parallel]  # noqa: UP007 (used at runtime)

@@ -1,7 +1,16 @@
 """Layer kinds a spec may use. Importing this package registers every kind, installed plugins'
 kinds included."""
 
-from archspec.layers import activation, conv, dropout, linear, normalization, padding, pooling
+from archspec.layers import (
+    activation,
+    channels,
+    conv,
+    dropout,
+    linear,
+    normalization,
+    padding,
+    pooling,
+)
 from archspec.layers.base import NUM_CLASSES, LayerSpec, Shape, ShapeError, format_shape
 from archspec.layers.registry import (
     KIND_ORIGINS,
@@ -22,6 +31,7 @@ __all__ = [
     "Shape",
     "ShapeError",
     "activation",
+    "channels",
     "conv",
     "dropout",
     "format_shape",

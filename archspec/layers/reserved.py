@@ -165,7 +165,7 @@ MODEL_ATTRIBUTES = frozenset({"flatten_before", "section_names", "spec_name"})
 RESIDUAL_ATTRIBUTES = frozenset(
     {"after_names", "body_names", "class_name", "has_downsample", "keep_input"}
 )
-PARALLEL_ATTRIBUTES = frozenset({"class_name", "keep_input", "merge"})
+PARALLEL_ATTRIBUTES = frozenset({"class_name", "keep_input", "merge", "split"})
 # A module whose children do not each run once in order (a flat Parallel, a block with an
 # inline structure) keeps the order they run in as `program`; any of them may hold names.
 PROGRAM_ATTRIBUTES = frozenset({"class_name", "program"})

@@ -10,4 +10,7 @@ ZOO = ARCHITECTURES / "zoo"  # torchvision's models, by torchvision's names
 STUDY_SPECS = sorted(ARCHITECTURES.glob("*.yaml"))
 ZOO_SPECS = sorted(ZOO.glob("*.yaml"))
 SHIPPED_SPECS = STUDY_SPECS + ZOO_SPECS
+# What the per-spec checks that build full-size models cover: the study's specs and two zoo
+# models with blocks (test_zoo.py checks the whole zoo, on the meta device).
+BUILT_SPECS = [*STUDY_SPECS, ZOO / "resnet18.yaml", ZOO / "squeezenet1_1.yaml"]
 STUDY_TEXT = REPO / "tests" / "data" / "study_architectures.txt"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torchinfo
-from spec_test_paths import ARCHITECTURES, SHIPPED_SPECS
+from spec_test_paths import ARCHITECTURES, BUILT_SPECS
 
 from archspec.compiler import compile_spec
 from archspec.shapes import resolve
@@ -71,7 +71,7 @@ def test_parallel_branches_report_the_larger_receptive_field(cli, write_spec) ->
     assert concat.split()[5:8] == ["4x16x16", "5", "1"]
 
 
-@pytest.mark.parametrize("path", SHIPPED_SPECS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", BUILT_SPECS, ids=lambda p: p.stem)
 def test_cost_agrees_with_torchinfo(path) -> None:
     resolved = resolve(load_spec(path), 7)
     model = compile_spec(resolved).eval()

@@ -106,3 +106,22 @@ def test_the_smallest_of_each_family_computes_what_torchvision_does(name: str) -
     with torch.no_grad():
         difference = (model(x) - expected(x)).abs().max().item()
     assert difference <= 1e-4
+
+
+# Grouped and depthwise convs, squeeze-and-excitation gates, channel splits: counted as torchinfo
+# counts them (it leaves out element-wise products, which `build` counts in the merges).
+MULT_ADD_CHECKS = ("resnext50_32x4d", "shufflenet_v2_x0_5", "mobilenet_v3_small", "efficientnet_b0")
+
+
+@pytest.mark.parametrize("name", [n for n in MULT_ADD_CHECKS if n in zoo_specs()])
+def test_mult_adds_are_torchinfos(name: str) -> None:
+    import torchinfo
+
+    from archspec.shapes import MergeRow
+
+    resolved = archspec.validate_spec(name, num_classes=NUM_CLASSES)
+    stats = torchinfo.summary(
+        reference(name).eval(), input_size=(1, *resolved.spec.input_shape), verbose=0
+    )
+    gates = sum(r.mult_adds for r in resolved.rows if isinstance(r, MergeRow))
+    assert resolved.total_mult_adds - gates == stats.total_mult_adds
