@@ -166,7 +166,9 @@ def recipe_overrides(args: argparse.Namespace) -> dict:
     if args.recipe is not None:
         given["recipe"] = str(args.recipe)
     if args.init is not None:
-        given["init"] = args.init
+        from runner.training.init import with_model_name
+
+        given["init"] = with_model_name(args.init, getattr(args, "spec", None))
     return given
 
 

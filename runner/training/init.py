@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,23 @@ def _tensors_of(payload: object, path: Path) -> dict[str, torch.Tensor]:
             "torch.save(model.state_dict(), path)"
         )
     return {str(k): v for k, v in payload.items() if isinstance(v, torch.Tensor)}
+
+
+def with_model_name(source: str, spec: str | Path | None) -> str:
+    """`torchvision:DEFAULT` (a weights name alone) for a zoo spec: that model's weights,
+    `torchvision:mobilenet_v3_small:DEFAULT`; any other SOURCE as it is."""
+    from archspec.catalog import zoo_specs
+
+    rest = source.removeprefix(TORCHVISION)
+    if not source.startswith(TORCHVISION) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", rest):
+        return source
+    for name, path in zoo_specs().items():
+        if spec is not None and Path(spec).resolve() == path.resolve():
+            return f"{TORCHVISION}{name}:{rest}"
+    raise InitError(
+        f"--init {source}: {spec} is not a zoo spec, so it names no torchvision model; name "
+        f"the model, e.g. --init torchvision:resnet50:{rest}"
+    )
 
 
 def _torchvision_state(source: str) -> dict[str, torch.Tensor]:

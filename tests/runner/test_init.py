@@ -11,9 +11,10 @@ import torch
 from safetensors.torch import save_file
 from torchvision import models
 
+from archspec.catalog import spec_path as spec_path_of
 from archspec.spec import load_spec, spec_from_text
 from archspec_cli import main
-from runner.training.init import InitError, load_init
+from runner.training.init import InitError, load_init, with_model_name
 from runner.training.model import seeded_model
 from tests.runner.helpers import SMALL_SPEC, write_checkpoint
 
@@ -108,6 +109,26 @@ def test_torchvision_weights_missing_offline_say_where_to_put_them(hub):
     message = str(error.value)
     assert str(hub / "alexnet-owt-7be5be79.pth") in message
     assert "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth" in message
+
+
+def test_a_zoo_spec_takes_its_own_models_weights_by_name(hub):
+    weights = models.ResNet18_Weights.DEFAULT
+    published = models.resnet18()  # random weights stand in for the published ones
+    hub.mkdir(parents=True)
+    torch.save(published.state_dict(), hub / Path(weights.url).name)
+    spec_path = spec_path_of("resnet18")
+    source = with_model_name("torchvision:DEFAULT", spec_path)
+    assert source == "torchvision:resnet18:DEFAULT"
+    model = seeded_model(load_spec(spec_path), 1000, 0)
+    report = load_init(model, source, print)
+    assert report.matched_by == "name" and not report.reinitialised
+    assert same_weights(model, published)
+
+
+def test_a_weights_name_alone_needs_a_zoo_spec():
+    with pytest.raises(InitError, match=r"not a zoo spec.*torchvision:resnet50:DEFAULT"):
+        with_model_name("torchvision:DEFAULT", ROOT / "architectures" / "tiny.yaml")
+    assert with_model_name("torchvision:alexnet", None) == "torchvision:alexnet"  # as given
 
 
 def test_unknown_torchvision_weights_are_listed(hub):
