@@ -43,8 +43,10 @@ SMALLEST = (
     "vgg11_bn",
     "wide_resnet50_2",
 )
-# Output checks need an input the network can take; the smallest its strides allow is fastest.
-INPUT_SIZE = {"inception_v3": 299}
+# Outputs are compared at a smaller size than the specs' 224x224 (every family pools adaptively
+# before its classifier), which keeps the test fast and checks the same computation.
+CHECK_SIZE = 128
+INPUT_SIZE = {"inception_v3": 160}
 
 
 def reference(name: str) -> torch.nn.Module:
@@ -101,7 +103,7 @@ def test_the_smallest_of_each_family_computes_what_torchvision_does(name: str) -
     model = archspec.build(name, num_classes=NUM_CLASSES).eval()
     model.load_state_dict(expected.state_dict(), strict=True)
     assert _stochastic_depths(model) == _stochastic_depths(expected)
-    size = INPUT_SIZE.get(name, 224)
+    size = INPUT_SIZE.get(name, CHECK_SIZE)
     x = torch.randn(2, 3, size, size, generator=generator)
     with torch.no_grad():
         difference = (model(x) - expected(x)).abs().max().item()
