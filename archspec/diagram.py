@@ -7,6 +7,10 @@ clusters. Every edge is labelled with the shape of the tensor it carries, as sha
 
 Both renderers write text by hand, so a .dot or .md file needs no package; only turning DOT into
 SVG or PNG needs Graphviz (the command line does that).
+
+A Highlight marks what `archspec diff` found against another spec: the changed and the added
+layers are filled in their own colours, and a legend names the colours and the layers removed
+(which are not in this network's graph).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from archspec.diff import SpecDiff
 from archspec.layers import format_shape
 from archspec.shapes import ResolvedLayer, ResolvedSpec, RNode, RResidual, RSequence
 
@@ -56,6 +61,58 @@ class Diagram:
     @property
     def layer_nodes(self) -> list[DiagramNode]:
         return [n for n in self.nodes.values() if n.kind == "layer"]
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """What changed in the drawn network (B) against another (A), by node id."""
+
+    changed: dict[str, str] = field(default_factory=dict)  # node id -> "dilation 1->2, ..."
+    added: tuple[str, ...] = ()  # node ids of layers only in B
+    removed: tuple[str, ...] = ()  # A's layers not in B: "MaxPool2d-3 (features.2)"
+    against: str = ""  # what A is, for the legend: "AlexNet"
+
+
+CHANGED_FILL = "#f9b26b"  # orange
+ADDED_FILL = "#9fdc9a"  # green
+MAX_REMOVED_SHOWN = 8  # removed layers the legend names; the rest are counted
+MAX_NOTE = 60  # characters of a changed layer's note in its box
+
+
+def highlight_of(diff: SpecDiff) -> Highlight:
+    """The layers `diff` reports changed and added, as ids of B's diagram (L<number>), and those
+    it reports removed, by A's names. A layer's number is its place in the order the model runs
+    it, whatever num_classes is bound to, so B's diagram may come from any resolve of B."""
+    changed: dict[str, str] = {}
+    added: list[str] = []
+    removed: list[str] = []
+    for change in diff.layers:
+        if change.a is None:
+            added.append(f"L{change.b.number}")
+        elif change.b is None:
+            removed.append(f"{change.a.name} ({change.a.path})")
+        else:
+            notes = [
+                f"{k} {_value(a)}->{_value(b)}"
+                for k, (a, b) in change.fields.items()
+                if k not in ("module", "output")
+            ]
+            changed[f"L{change.b.number}"] = ", ".join(notes)
+    return Highlight(changed, tuple(added), tuple(removed), diff.a.name)
+
+
+def _legend(highlight: Highlight) -> list[tuple[str, str, list[str]]]:
+    """(node id, class, lines) of the legend's entries: changed, added, removed."""
+    against = f" vs {highlight.against}" if highlight.against else ""
+    removed = list(highlight.removed[:MAX_REMOVED_SHOWN])
+    more = len(highlight.removed) - MAX_REMOVED_SHOWN
+    if more > 0:
+        removed.append(f"and {more} more")
+    return [
+        ("legend_changed", "changed", [f"changed{against}: {len(highlight.changed)}"]),
+        ("legend_added", "added", [f"added{against}: {len(highlight.added)}"]),
+        ("legend_removed", "removed", [f"removed{against}: {len(highlight.removed)}", *removed]),
+    ]
 
 
 class _Builder:
@@ -151,8 +208,9 @@ def build_diagram(resolved: ResolvedSpec) -> Diagram:
     return builder.diagram
 
 
-def to_dot(diagram: Diagram) -> str:
-    """Graphviz DOT source of the diagram (plain text: no package needed to write it)."""
+def to_dot(diagram: Diagram, highlight: Highlight | None = None) -> str:
+    """Graphviz DOT source of the diagram (plain text: no package needed to write it); with a
+    highlight, its layers filled in colour and a legend."""
     lines = [
         f"digraph {_dot_quote(diagram.name)} {{",
         "  rankdir=TB;",
@@ -171,17 +229,20 @@ def to_dot(diagram: Diagram) -> str:
                 emit(item.items, indent + "  ")
                 lines.append(f"{indent}}}")
             else:
-                lines.append(f"{indent}{_dot_node(diagram.nodes[item])}")
+                lines.append(f"{indent}{_dot_node(diagram.nodes[item], highlight)}")
 
     emit(diagram.top, "  ")
+    if highlight is not None:
+        lines += _dot_legend(highlight)
     for e in diagram.edges:
         lines.append(f"  {e.source} -> {e.target} [label={_dot_quote(e.label)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def to_mermaid(diagram: Diagram) -> str:
-    """A Markdown ```mermaid block: a `flowchart TD` of the diagram."""
+def to_mermaid(diagram: Diagram, highlight: Highlight | None = None) -> str:
+    """A Markdown ```mermaid block: a `flowchart TD` of the diagram; with a highlight, a
+    `classDef` per colour, `class` lines giving the layers theirs, and a legend."""
     lines = ["```mermaid", "flowchart TD"]
 
     def emit(items: list[str | Cluster], indent: str) -> None:
@@ -192,7 +253,8 @@ def to_mermaid(diagram: Diagram) -> str:
                 lines.append(f"{indent}end")
             else:
                 node = diagram.nodes[item]
-                text = "<br/>".join(_mermaid_text(part) for part in _label_lines(node))
+                parts = _label_lines(node, highlight)
+                text = "<br/>".join(_mermaid_text(part) for part in parts)
                 if node.kind in ("add", "concat", "sum"):
                     lines.append(f'{indent}{node.id}(("{text}"))')
                 elif node.kind in ("input", "output"):
@@ -203,16 +265,59 @@ def to_mermaid(diagram: Diagram) -> str:
     emit(diagram.top, "  ")
     for e in diagram.edges:
         lines.append(f'  {e.source} -->|"{_mermaid_text(e.label)}"| {e.target}')
+    if highlight is not None:
+        lines += _mermaid_legend(highlight)
     lines.append("```")
     return "\n".join(lines) + "\n"
 
 
-def _label_lines(node: DiagramNode) -> list[str]:
-    return [part for part in (node.title, node.detail, format_shape(node.shape)) if part]
+def _label_lines(node: DiagramNode, highlight: Highlight | None = None) -> list[str]:
+    parts = [node.title, node.detail, format_shape(node.shape)]
+    note = highlight.changed.get(node.id, "") if highlight is not None else ""
+    parts.append(note if len(note) <= MAX_NOTE else note[: MAX_NOTE - 3] + "...")
+    return [part for part in parts if part]
 
 
-def _dot_node(node: DiagramNode) -> str:
-    label = _dot_quote("\n".join(_label_lines(node)))
+def _dot_legend(highlight: Highlight) -> list[str]:
+    fills = {"changed": CHANGED_FILL, "added": ADDED_FILL, "removed": "#ffffff"}
+    lines = [
+        "  subgraph cluster_legend {",
+        '    label="legend"; style="rounded"; color="#9aa5b8";',
+    ]
+    for node_id, what, text in _legend(highlight):
+        style = ', style="rounded,dashed"' if what == "removed" else ""
+        label = _dot_quote("\n".join(text))
+        lines.append(f'    {node_id} [label={label}, fillcolor="{fills[what]}"{style}];')
+    lines.append("  }")
+    return lines
+
+
+def _mermaid_legend(highlight: Highlight) -> list[str]:
+    lines = [
+        f"  classDef changed fill:{CHANGED_FILL},stroke:#b35900,stroke-width:2px",
+        f"  classDef added fill:{ADDED_FILL},stroke:#2e7d32,stroke-width:2px",
+        "  classDef removed fill:#ffffff,stroke:#888888,stroke-dasharray:4 3",
+        '  subgraph legend["legend"]',
+    ]
+    for node_id, _, text in _legend(highlight):
+        lines.append(f'    {node_id}["{"<br/>".join(_mermaid_text(t) for t in text)}"]')
+    lines.append("  end")
+    for what, ids in (
+        ("changed", [*highlight.changed, "legend_changed"]),
+        ("added", [*highlight.added, "legend_added"]),
+        ("removed", ["legend_removed"]),
+    ):
+        lines.append(f"  class {','.join(ids)} {what}")
+    return lines
+
+
+def _dot_node(node: DiagramNode, highlight: Highlight | None = None) -> str:
+    label = _dot_quote("\n".join(_label_lines(node, highlight)))
+    if highlight is not None and node.id in highlight.changed:
+        return f'{node.id} [label={label}, fillcolor="{CHANGED_FILL}", penwidth=2];'
+    if highlight is not None and node.id in highlight.added:
+        return f'{node.id} [label={label}, fillcolor="{ADDED_FILL}", penwidth=2];'
+
     if node.kind in ("add", "concat", "sum"):
         return f'{node.id} [label={label}, shape=circle, fillcolor="#fde9c8"];'
     if node.kind in ("input", "output"):

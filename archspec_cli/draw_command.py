@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archspec.catalog import spec_path
 from archspec.errors import UserError
+from archspec.io import nearest_existing, write_atomic, write_text_atomic
 from archspec_cli.spec_commands import add_set_option, add_task_options, check_num_classes
+
+if TYPE_CHECKING:
+    from archspec.diagram import Diagram, Highlight
 
 TEXT_FORMATS = (".dot", ".md")
 RENDERED_FORMATS = (".svg", ".png")
@@ -41,22 +46,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def draw_command(args: argparse.Namespace) -> int:
-    from archspec.diagram import build_diagram, to_dot, to_mermaid
-    from archspec.io import nearest_existing, write_atomic, write_text_atomic
+    from archspec.diagram import build_diagram
     from archspec.shapes import PLACEHOLDER_NUM_CLASSES, num_classes_for, resolve, uses_num_classes
     from archspec.spec import load_spec
 
     check_num_classes(args)
-    out: Path = args.out
-    suffix = out.suffix.lower()
-    if suffix not in (*TEXT_FORMATS, *RENDERED_FORMATS):
-        raise UserError(f"--out {out}: unknown format '{out.suffix}'; use one of {SUPPORTED}")
-    if out.is_dir():
-        raise UserError(f"--out {out} is a directory; give a file name, e.g. {out / 'net.svg'}")
-    blocker = nearest_existing(out.parent)
-    if not blocker.is_dir():
-        raise UserError(f"--out {out} lies under {blocker}, which is a file, not a folder")
-
+    check_out(args.out)
     spec = load_spec(args.spec, args.set)
     num_classes = num_classes_for(args.task, args.num_classes)
     # A diagram is useful before a task is chosen: num_classes stands for a placeholder then.
@@ -67,17 +62,39 @@ def draw_command(args: argparse.Namespace) -> int:
             "--num-classes N for the real count",
             file=sys.stderr,
         )
-    diagram = build_diagram(resolved)
+    write_drawing(args.out, build_diagram(resolved), spec.name)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def check_out(out: Path, option: str = "--out") -> None:
+    """Refuse, before any work, a file the drawing could not be written to."""
+    suffix = out.suffix.lower()
+    if suffix not in (*TEXT_FORMATS, *RENDERED_FORMATS):
+        raise UserError(f"{option} {out}: unknown format '{out.suffix}'; use one of {SUPPORTED}")
+    if out.is_dir():
+        raise UserError(f"{option} {out} is a directory; give a file name, e.g. {out / 'net.svg'}")
+    blocker = nearest_existing(out.parent)
+    if not blocker.is_dir():
+        raise UserError(f"{option} {out} lies under {blocker}, which is a file, not a folder")
+
+
+def write_drawing(
+    out: Path, diagram: Diagram, title: str, highlight: Highlight | None = None
+) -> None:
+    """Write `diagram` to `out` in the format its suffix names (checked by check_out). For .svg
+    and .png without Graphviz, the .dot file is written beside it and UserError says how to
+    install what is missing."""
+    from archspec.diagram import to_dot, to_mermaid
+
+    suffix = out.suffix.lower()
     if suffix == ".md":
-        title = f"# {spec.name}\n\n"
-        write_text_atomic(out, title + to_mermaid(diagram))
-        print(f"wrote {out}")
-        return 0
-    dot = to_dot(diagram)
+        write_text_atomic(out, f"# {title}\n\n" + to_mermaid(diagram, highlight))
+        return
+    dot = to_dot(diagram, highlight)
     if suffix == ".dot":
         write_text_atomic(out, dot)
-        print(f"wrote {out}")
-        return 0
+        return
     try:
         import graphviz
     except ImportError:
@@ -96,10 +113,8 @@ def draw_command(args: argparse.Namespace) -> int:
         raise UserError(
             f"drawing {suffix} needs Graphviz's dot program, which is not installed; wrote "
             f"{dot_file} instead. To draw {out}, {INSTALL_DOT}, then run this again; "
-            "or use --out with .md (a Mermaid diagram, no program needed)."
+            "or write a .md file instead (a Mermaid diagram, no program needed)."
         ) from None
     except graphviz.CalledProcessError as e:
         raise UserError(f"Graphviz's dot failed on the diagram: {e}") from None
     write_atomic(out, lambda f: f.write(image))
-    print(f"wrote {out}")
-    return 0

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archspec.catalog import spec_path
 from archspec.errors import SpecError, UserError
 from archspec.text import plural
+
+if TYPE_CHECKING:
+    from archspec.diff import SpecDiff
+    from archspec.spec import Spec
 
 
 def add_task_options(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +79,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Compare two specs: the layers that change (named Conv2d-1, ReLU-2, ... with "
         "their module paths), then parameters, mult-adds, receptive field and each section's "
         "output side by side. --set changes B, so `archspec diff X X --set ...` shows what a "
-        "change does. Exit 0 when they build the same model, 1 when not, 2 on a mistake.",
+        "change does. --draw FILE draws B as `archspec draw` does, its changed layers orange "
+        "and its added ones green, with a legend naming the layers removed from A. Exit 0 "
+        "when they build the same model, 1 when not, 2 on a mistake.",
     )
     p.add_argument(
         "spec_a", type=spec_path, metavar="A", help="a spec file or a shipped spec's name"
@@ -83,6 +90,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     add_task_options(p)
     add_set_option(p)
     p.add_argument("--json", action="store_true", help="print the differences as JSON")
+    p.add_argument(
+        "--draw",
+        type=Path,
+        metavar="FILE",
+        help="also draw B with what changed against A highlighted (.svg, .png, .dot or .md, as "
+        "`archspec draw --out`); written whether the specs differ or not (default: no drawing)",
+    )
     p.set_defaults(handler=diff_command)
 
     p = subparsers.add_parser(
@@ -182,9 +196,14 @@ def diff_command(args: argparse.Namespace) -> int:
     from archspec.spec import load_spec
 
     check_num_classes(args)
+    if args.draw is not None:
+        from archspec_cli.draw_command import check_out
+
+        check_out(args.draw, "--draw")
     num_classes = num_classes_for(args.task, args.num_classes)
     # --set applies to B: A is the reference, B the variant tried
-    result = diff_specs(load_spec(args.spec_a), load_spec(args.spec_b, args.set), num_classes)
+    spec_b = load_spec(args.spec_b, args.set)
+    result = diff_specs(load_spec(args.spec_a), spec_b, num_classes)
     if args.set:
         sets = " ".join(f"--set {s}" for s in args.set)
         result = dataclasses.replace(result, source_b=f"{result.source_b} {sets}")
@@ -192,7 +211,24 @@ def diff_command(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
     else:
         print(result.render(), end="")
+    if args.draw is not None:
+        _draw_diff(args.draw, result, spec_b, num_classes)
     return 0 if result.equal else 1
+
+
+def _draw_diff(out: Path, result: SpecDiff, spec_b: Spec, num_classes: int | None) -> None:
+    """B's diagram, the layers `result` reports changed or added highlighted; "wrote" goes to
+    standard error, so standard output stays the diff (and --json stays JSON)."""
+    import sys
+
+    from archspec.diagram import build_diagram, highlight_of
+    from archspec.shapes import resolve
+    from archspec_cli.draw_command import write_drawing
+
+    resolved = resolve(spec_b, num_classes, allow_unbound=True)  # as diff_specs resolved it
+    title = f"{result.b.name}: changes against {result.a.name}"
+    write_drawing(out, build_diagram(resolved), title, highlight_of(result))
+    print(f"wrote {out}", file=sys.stderr)
 
 
 def models_command(args: argparse.Namespace) -> int:
