@@ -289,7 +289,8 @@ class StructureExpander(ExpandBase):
                         "branches written as mappings of named layers",
                         (*bsrc, index),
                         scope,
-                        hint="e.g. branches: [identity, {fc1: ..., act: ReLU}]",
+                        hint="e.g. branches: [identity, {fc1: ..., act: ReLU}]; among named "
+                        "branches, an empty list is the identity (b: [])",
                     )
                     return None
                 branches.append(Sequence(key, (), None, False, (*bsrc, index), scope.via))

@@ -506,7 +506,8 @@ def _branch_name(branch: Sequence) -> str:
         return "identity"
     if branch.numbered or not branch.name.isdigit():
         return branch.name
-    return f"{branch.name} ({branch.children[0].name}...)"
+    more = ", ..." if len(branch.children) > 1 else ""
+    return f"branch {branch.name} ({branch.children[0].name}{more})"
 
 
 def _broadcast(shapes: list[Shape]) -> Shape | None:
