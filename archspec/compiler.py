@@ -125,7 +125,7 @@ class ProgramBlock(nn.Module):
         ("m", name)                                       the child `name`
         ("seq", (step, ...))                              one after another
         ("par", merge, (step, ...), keep_input, split)    branches on one input, merged
-        ("res", body, shortcut | None, after | None, keep_input, adds)
+        ("res", body, shortcut | None, after | None, keep_input, adds, drop_path | None)
 
     so the module holds its layers as its own attributes, as torchvision's blocks do.
     """
@@ -158,13 +158,13 @@ def _run(owner: nn.Module, step: tuple, x: torch.Tensor) -> torch.Tensor:
             parts = x.chunk(len(branches), 1)
             return _merge(merge, [_run(owner, b, p) for b, p in zip(branches, parts, strict=True)])
         return _merge(merge, [_run(owner, b, x.clone() if keep_input else x) for b in branches])
-    _, body, shortcut, after, keep_input, adds = step
+    _, body, shortcut, after, keep_input, adds, drop = step
     identity = _run(owner, shortcut, x) if shortcut is not None else x
     if keep_input:
         identity = x.clone()
     out = _run(owner, body, x)
     if adds:
-        out = out + identity
+        out = (_run(owner, drop, out) if drop is not None else out) + identity
     return _run(owner, after, out) if after is not None else out
 
 
@@ -236,7 +236,7 @@ def _needs_program(node: RNode) -> bool:
         return node.flat
     if isinstance(node, RResidual):
         parts = [node.body, *([node.after] if node.after else [])]
-        return not node.adds or any(_needs_program(p) for p in parts)
+        return not node.adds or node.drop is not None or any(_needs_program(p) for p in parts)
     return False
 
 
@@ -274,13 +274,14 @@ def _content(node: RNode, modules: OrderedDict[str, nn.Module], num_classes: int
         return ("par", node.merge, branches, keep_input, node.split)
     assert isinstance(node, RResidual)  # the tree has four node types
     body = _content(node.body, modules, num_classes)
+    drop = _content(node.drop, modules, num_classes) if node.drop else None
     shortcut = None
     if node.shortcut is not None:
         modules[SHORTCUT] = _build(node.shortcut, num_classes)
         shortcut = ("m", SHORTCUT)
     after = _content(node.after, modules, num_classes) if node.after else None
     keep_input = node.adds and node.shortcut is None and _first_in_place(node.body)
-    return ("res", body, shortcut, after, keep_input, node.adds)
+    return ("res", body, shortcut, after, keep_input, node.adds, drop)
 
 
 def _build(node: RNode, num_classes: int) -> nn.Module:

@@ -156,6 +156,12 @@ class _Builder:
         if isinstance(node, RResidual):
             here = self.cluster(_block_label(path, node.class_name or "Residual"), into).items
             body_end = self.walk(_plain(node.body), prev, path, here)
+            if not node.adds:  # identity_or_none where the shape changes: no sum
+                if node.after is not None:
+                    return self.walk(_plain(node.after), body_end, path, here)
+                return body_end
+            if node.drop is not None:  # applied to the body's output where it is summed
+                body_end = self.walk(_plain(node.drop), body_end, path, here)
             side = prev
             if node.shortcut is not None:
                 side = self.walk(_plain(node.shortcut), prev, _join(path, node.shortcut.name), here)
@@ -171,8 +177,8 @@ class _Builder:
         shapes = [self.diagram.nodes[end].shape for end in ends]
         if node.merge == "concat":
             out_shape = (sum(s[0] for s in shapes), *shapes[0][1:])
-        else:
-            out_shape = shapes[0]
+        else:  # sum, or multiply broadcasting a gate
+            out_shape = tuple(max(sizes) for sizes in zip(*shapes, strict=True))
         merged = self.merge(node.merge, out_shape, here)
         for end in ends:
             self.edge(end, merged)

@@ -19,7 +19,8 @@ STRUCTURE_FIELDS = {  # what `archspec layers` says of them
     "Residual": "out = after(body(x) + shortcut(x))\n    body: required, layers\n"
     "    shortcut: default auto (identity, or a 1x1 conv when the shape changes), identity, "
     "identity_or_none (no sum when the shape changes), or layers\n"
-    "    after: optional, layers applied to the sum",
+    "    drop_path: optional, layers applied to the body's output only where it is summed "
+    "(stochastic depth)\n    after: optional, layers applied to the sum",
     "Parallel": "branches on the same input, merged\n    branches: required, two or more "
     "lists of layers, a mapping of named branches, or a list of mappings of named layers "
     "(and identity) that add no name level\n"
@@ -57,7 +58,7 @@ class StructureExpander(ExpandBase):
         if kind == "Sequential":
             return self.sequential(fields, src, scope, name, label, class_name)
         allowed = {
-            "Residual": ("body", "shortcut", "after", CLASS),
+            "Residual": ("body", "shortcut", "drop_path", "after", CLASS),
             "Parallel": ("branches", "merge", "split", CLASS),
         }[kind]
         if not isinstance(fields, Mapping):
@@ -192,7 +193,17 @@ class StructureExpander(ExpandBase):
             )
         if after is not None and not self.names_agree(body, after, src, scope):
             return None
-        return Residual(name, body, shortcut, after, class_name, src, scope.via, label)
+        drop = None
+        if fields.get("drop_path") is not None:
+            drop = self.group(
+                fields["drop_path"], (*src, "drop_path"), scope, "drop_path", label, role=RESIDUAL
+            )
+            if drop is None:
+                return None
+        node = Residual(name, body, shortcut, after, class_name, src, scope.via, label, drop=drop)
+        if drop is not None and not self.own_names_unique(node, src, scope):
+            return None
+        return node
 
     def names_agree(self, body: Sequence, after: Sequence, src: tuple, scope: Scope) -> bool:
         """A name in both body and after must be the same weightless layer: one module used
@@ -356,7 +367,7 @@ def own_children(node: Node) -> list[Node]:
             return list(node.branches)
         return [leaf for branch in node.branches for leaf in own_children(branch)]
     if isinstance(node, Residual):
-        out = own_children(node.body)
+        out = own_children(node.body) + (own_children(node.drop) if node.drop else [])
         return out + (own_children(node.after) if node.after else [])
     return [node]
 

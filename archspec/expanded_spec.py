@@ -107,6 +107,8 @@ class _Writer:
                 fields["shortcut"] = "identity"
             else:
                 fields["shortcut"] = self.group(node.shortcut)
+            if node.drop is not None:
+                fields["drop_path"] = self.group(node.drop)
             if node.after is not None:
                 fields["after"] = self.group(node.after)
             return {"Residual": fields}

@@ -15,8 +15,8 @@ ceil, floor, round, int, min and max.
 Some names are known only once shapes are inferred, so a field that uses them is evaluated then
 (a `Deferred` value): the channels, height and width entering the layer (`in_channels`,
 `in_height`, `in_width`: a depthwise conv's `groups: $in_channels`), and the position of the
-block the layer is in among all uses of that block in the network (`block_index`, from 0, and
-`block_count`: a stochastic depth that grows along the network).
+block the layer is in among all uses of blocks printed under its class in the network
+(`block_index`, from 0, and `block_count`: a stochastic depth that grows along the network).
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ class Deferred:
 
     text: str
     bound: tuple[tuple[str, Any], ...]
+    # Given as a block parameter: the block use whose input (and position) the names are of,
+    # (class, index among its uses); None in a layer's own field: that layer's.
+    anchor: tuple[str, int] | None = None
 
     def names(self) -> list[str]:
         return [n for n in referenced_names(self.text) if n in DEFERRED_NAMES]

@@ -77,6 +77,7 @@ class RResidual:
     auto: str  # what `shortcut: auto` chose, for the printout ("" when written out)
     inline: bool = False  # its layers are named in the enclosing module
     adds: bool = True  # False: identity_or_none met a changed shape, so there is no sum
+    drop: RSequence | None = None  # applied to the body's output where it is summed
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class _Resolver:
         self.trace: list[str] = [f"input {format_shape(spec.input_shape)}"]
         self.section, self.index = "", 0
         self.soft: list[Problem] = []  # problems after which inference can still go on
+        self.use_inputs: dict[tuple[str, int], Shape] = {}  # block use -> its input shape
 
     def fail(self, message: str, src: tuple, where: str, hint: str = "", via: str = "") -> None:
         via = f" (in {via})" if via else ""
@@ -197,6 +199,8 @@ class _Resolver:
         return sequence, at
 
     def node(self, node: Node, at: _At, path: str) -> tuple:
+        if not isinstance(node, Layer) and node.use is not None:
+            self.use_inputs[node.use] = at.shape  # what `in_channels` at that use means
         if isinstance(node, Layer):
             return self.layer(node, at, path)
         if isinstance(node, Sequence):
@@ -272,12 +276,14 @@ class _Resolver:
     def evaluated(self, node: Layer, shape: Shape, where: str) -> LayerSpec:
         """The layer with its fields that use the input's shape or the block's position
         computed, and checked as if written so."""
-        known: dict[str, int] = dict(zip(SHAPE_NAMES, shape, strict=False))
-        if node.use is not None:
-            known["block_index"] = node.use[1]
-            known["block_count"] = self.spec.block_uses.get(node.use[0], node.use[1] + 1)
         values = node.spec.model_dump(exclude_unset=True)
         for name, value in node.deferred:
+            use = value.anchor or node.use
+            at = self.use_inputs.get(value.anchor, shape) if value.anchor else shape
+            known: dict[str, int] = dict(zip(SHAPE_NAMES, at, strict=False))
+            if use is not None:
+                known["block_index"] = use[1]
+                known["block_count"] = self.spec.block_uses.get(use[0], use[1] + 1)
             missing = [n for n in value.names() if n not in known]
             if missing:
                 self.fail(
@@ -311,6 +317,18 @@ class _Resolver:
 
     def residual(self, node: Residual, at: _At, path: str) -> tuple:
         body, out = self.sequence(node.body, at, path)
+        drop = None
+        if node.drop is not None:  # shapes and cost as if applied; compiled to run on a sum only
+            drop, dropped = self.sequence(node.drop, out, path)
+            if dropped.shape != out.shape:
+                self.fail(
+                    f"drop_path must keep the body's shape {format_shape(out.shape)}, and gives "
+                    f"{format_shape(dropped.shape)}",
+                    (*node.src, "drop_path"),
+                    node.label,
+                    "put only StochasticDepth (or Dropout) in drop_path",
+                    node.via,
+                )
         auto, shortcut_node = "", node.shortcut
         if node.shortcut == "identity_or_none" and at.shape != out.shape:
             # MobileNet's use_res_connect: where the block changes the shape, there is no sum
@@ -318,7 +336,7 @@ class _Resolver:
             if node.after is not None:
                 after, out = self.sequence(node.after, out, path)
             resolved = RResidual(
-                node.name, body, None, after, node.class_name, "", node.inline, adds=False
+                node.name, body, None, after, node.class_name, "", node.inline, False, drop
             )
             return resolved, out
         if node.shortcut == "auto":
@@ -356,7 +374,7 @@ class _Resolver:
         if node.after is not None:
             after, merged = self.sequence(node.after, merged, path)
         resolved = RResidual(
-            node.name, body, shortcut, after, node.class_name, auto or "", node.inline
+            node.name, body, shortcut, after, node.class_name, auto or "", node.inline, True, drop
         )
         return resolved, merged
 

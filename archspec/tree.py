@@ -49,6 +49,7 @@ class Sequence:
     # A section written as one layer (`fc: {Linear: ...}`): the model's attribute is that layer
     # itself, as torchvision's ResNet has `fc`, not `fc.0`.
     bare: bool = False
+    use: tuple[str, int] | None = field(default=None, compare=False)  # the block use it is
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ class Residual:
     via: str = field(default="", compare=False)
     label: str = field(default="", compare=False)  # for messages: layer2[0].conv1
     inline: bool = False
+    # `drop_path`: layers applied to the body's output only where it is summed with the
+    # shortcut (stochastic depth, as EfficientNet's MBConv applies it): out = drop(body(x)) + x.
+    drop: Sequence | None = None
+    use: tuple[str, int] | None = field(default=None, compare=False)  # the block use it is
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class Parallel:
     # Each branch reads its own consecutive share of the input's channels (torch.chunk), as
     # ShuffleNet v2's unit splits its input in two, rather than all of it.
     split: bool = False
+    use: tuple[str, int] | None = field(default=None, compare=False)  # the block use it is
 
 
 Node = Union[Layer, Sequence, Residual, Parallel]  # noqa: UP007 (used at runtime)
@@ -109,7 +115,7 @@ def leaves(node: Node) -> list[Layer]:
     if isinstance(node, Sequence):
         return [leaf for child in node.children for leaf in leaves(child)]
     if isinstance(node, Residual):
-        out = leaves(node.body)
+        out = leaves(node.body) + (leaves(node.drop) if node.drop else [])
         if isinstance(node.shortcut, Sequence):
             out += leaves(node.shortcut)
         return out + (leaves(node.after) if node.after else [])
