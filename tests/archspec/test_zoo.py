@@ -5,6 +5,9 @@ the same outputs in eval mode and has the same StochasticDepth probabilities, in
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 import torch
 import torchvision
@@ -50,7 +53,28 @@ INPUT_SIZE = {"inception_v3": 160}
 
 
 def reference(name: str) -> torch.nn.Module:
-    return torchvision.models.get_model(name, weights=None, **REFERENCE_KWARGS.get(name, {}))
+    with _block_params_on_the_cpu():
+        return torchvision.models.get_model(name, weights=None, **REFERENCE_KWARGS.get(name, {}))
+
+
+@contextlib.contextmanager
+def _block_params_on_the_cpu() -> Iterator[None]:
+    """RegNet computes its stages' widths and depths with tensors and reads them back
+    (BlockParams.from_init_params), which the meta device cannot do: that computation runs on
+    the CPU, the modules are still made on the device in use."""
+    params = torchvision.models.regnet.BlockParams
+    original = params.__dict__["from_init_params"]
+    compute = original.__func__
+
+    def on_the_cpu(cls, *args, **kwargs):
+        with torch.device("cpu"):
+            return compute(cls, *args, **kwargs)
+
+    params.from_init_params = classmethod(on_the_cpu)
+    try:
+        yield
+    finally:
+        params.from_init_params = original
 
 
 def keys_and_shapes(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
