@@ -4,6 +4,7 @@ finds reported at the line where each was written, and the rule for the names a 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,10 @@ def closest(name: str, known: list[str]) -> str | None:
 def name_refusal(name: str, role: str, what: str) -> tuple[str, str] | None:
     """(message, fix) when `name` cannot name `what` (a section, a layer, a branch), else None:
     it must be an identifier, and must not clash with an attribute of the module it joins."""
-    if not name.isidentifier():
+    # A child may hold a hyphen, as RegNet's `block1-0` (what `names: block1-{i}` makes); a
+    # section is the model's attribute, so it stays an identifier.
+    hyphenated = role != SECTION and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name)
+    if not (name.isidentifier() or hyphenated):
         return (
             f"'{name}' cannot name {what}: a name is an identifier (letters, digits and "
             "underscores, not starting with a digit)",
