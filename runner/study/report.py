@@ -1,5 +1,6 @@
 """The sweep's report: `<out>/report.md` with accuracy tables, a bar chart, every run's learned
-filters and, per spec trained for both tasks, the category-vs-domain comparison.
+filters and, per spec trained for both tasks, the category-vs-domain comparison; at the end, a
+Mermaid diagram of each network.
 
 With several seeds, every accuracy is the mean ± standard error over them (`55.0% ± 1.2 (n=3)`,
 the error in percentage points), each variant is compared with the first seed by seed, and the
@@ -24,6 +25,7 @@ from archspec.io import write_text_atomic
 from runner.compare import ComparisonResult, compare_runs
 from runner.figures.accuracy import plot_accuracy
 from runner.study.cost_table import cost_section
+from runner.study.diagram_section import diagram_section
 from runner.study.grid import point_label
 from runner.study.grid_plot import plot_grid
 from runner.study.lodo_table import lodo_section
@@ -294,6 +296,7 @@ def write_report(
     for variant, variant_runs in by_variant.items():
         comparison = comparisons.get(variant)
         lines += spec_section(variant_runs, figures, comparison, out, len(seeds) > 1)
+    lines += diagram_section(firsts)
     report = out / REPORT_FILE
     write_text_atomic(report, "\n".join(lines).rstrip() + "\n")
     say(f"wrote {report}")

@@ -179,6 +179,12 @@ def test_the_report_has_tables_chart_filters_and_comparisons_with_relative_links
     assert text.count("| category moved | domain moved | CKA | CKA baseline |") == 2
     assert "### Category vs domain: filters and linear CKA" in text
     assert "the kernels are much different for the two sets" in text
+    diagrams = text.split("## Network diagrams", 1)[1]  # the last section, one block per spec
+    for spec in ("AlphaNet", "BetaNet"):
+        block = diagrams.split(f"### {spec}\n\n", 1)[1]
+        assert block.startswith("```mermaid\nflowchart TD\n")
+        assert 'L3["Conv2d-3<br/>' in block.split("\n```", 1)[0]
+    assert diagrams.count("```mermaid") == 2
 
     links = re.findall(r"\]\(([^)]+)\)", text)
     assert "accuracy.png" in links
