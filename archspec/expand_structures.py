@@ -368,6 +368,8 @@ def own_children(node: Node) -> list[Node]:
         return [leaf for branch in node.branches for leaf in own_children(branch)]
     if isinstance(node, Residual):
         out = own_children(node.body) + (own_children(node.drop) if node.drop else [])
+        if node.shortcut not in ("identity", "identity_or_none"):  # it may hold `downsample`
+            out.append(Sequence(SHORTCUT, (), src=node.src))
         return out + (own_children(node.after) if node.after else [])
     return [node]
 
