@@ -191,8 +191,6 @@ class StructureExpander(ExpandBase):
                     replace(c, name=str(first + i)) for i, c in enumerate(after.children)
                 ),
             )
-        if after is not None and not self.names_agree(body, after, src, scope):
-            return None
         drop = None
         if fields.get("drop_path") is not None:
             drop = self.group(
@@ -201,35 +199,10 @@ class StructureExpander(ExpandBase):
             if drop is None:
                 return None
         node = Residual(name, body, shortcut, after, class_name, src, scope.via, label, drop=drop)
-        if drop is not None and not self.own_names_unique(node, src, scope):
+        # a name in body and after may only be one weightless layer, used twice (`relu`)
+        if not self.own_names_unique(node, src, scope):
             return None
         return node
-
-    def names_agree(self, body: Sequence, after: Sequence, src: tuple, scope: Scope) -> bool:
-        """A name in both body and after must be the same weightless layer: one module used
-        twice, as torchvision's BasicBlock uses `self.relu` twice."""
-        if body.numbered or after.numbered:
-            return True
-        mine = {c.name: c for c in body.children}
-        for child in after.children:
-            twin = mine.get(child.name)
-            if twin is None:
-                continue
-            if not (
-                isinstance(twin, Layer)
-                and isinstance(child, Layer)
-                and twin.spec == child.spec
-                and twin.spec.weightless
-            ):
-                self.problem(
-                    f"'{child.name}' names two different modules of one Residual",
-                    child.src,
-                    scope,
-                    hint="rename one; a name may repeat only for the same layer without weights "
-                    "(e.g. relu), which then is one module used twice",
-                )
-                return False
-        return True
 
     def parallel(
         self,
@@ -346,8 +319,7 @@ class StructureExpander(ExpandBase):
                 and twin.spec.weightless
             ):
                 self.problem(
-                    f"'{child.name}' names two different modules of one "
-                    f"{node.class_name or type(node).__name__}",
+                    f"'{child.name}' names two different modules of one {type(node).__name__}",
                     child.src,
                     scope,
                     hint="rename one; a name may repeat only for the same layer without weights "
