@@ -95,6 +95,12 @@ def is_kind_name(name: object) -> bool:
     return isinstance(name, str) and name[:1].isupper() and name.isidentifier()
 
 
+def is_class_name(name: object) -> bool:
+    """A name a module prints under (`class:`): CamelCase, perhaps after an underscore, as
+    torchvision's private _InvertedResidual and _DenseLayer."""
+    return isinstance(name, str) and name.lstrip("_")[:1].isupper() and name.isidentifier()
+
+
 def layer_kind(node: Node) -> str | None:
     """The kind of a layer written `Kind: {fields}` (perhaps beside lowercase options such as
     `repeat: 2`) or as a bare `Kind`, in a list of layers or a mapping of named layers."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archspec.document_tree import is_class_name
 from archspec.errors import Problem
 from archspec.layers import LAYER_KINDS
 from archspec.loader import Document
@@ -15,6 +16,7 @@ from archspec.params import mentioned_names
 STRUCTURES = ("Residual", "Parallel", "Sequential")  # kinds written in a spec; no block's name
 REQUIRED = "required"
 BODIES = ("layers", "Residual", "Parallel")  # what a block's body may be
+BLOCK_KEYS = ("params", "class", "counter")  # a block's keys besides its body
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,18 @@ class BlockDef:
     # `class:` the name it prints under, when two blocks are one torchvision class (ShuffleNet's
     # InvertedResidual with and without its downsampling branch); else its own name.
     class_name: str = ""
+    # `counter:` the count its `block_index` and `block_count` are taken in, when blocks of
+    # several classes are numbered together (EfficientNetV2's FusedMBConv and MBConv); else
+    # its class's own count.
+    counter: str = ""
 
     @property
     def printed(self) -> str:
         return self.class_name or self.name
+
+    @property
+    def counted(self) -> str:
+        return self.counter or self.printed
 
 
 class _Reader:
@@ -97,17 +107,23 @@ class _Reader:
                     hint=f"use it in a field as ${key}, or remove it from params",
                 )
         printed = definition.get("class", "")
-        if printed and not (
-            isinstance(printed, str) and printed.isidentifier() and printed[:1].isupper()
-        ):
+        if printed and not is_class_name(printed):
             self.problem(
                 f"the class of block {name} must be a CamelCase name, got {printed!r}",
                 (*src, "class"),
                 hint="e.g. class: InvertedResidual (the name the module prints under)",
             )
-            return
+            printed = ""  # told once: its uses still expand, under its own name
+        counter = definition.get("counter", "")
+        if counter and not (isinstance(counter, str) and counter.isidentifier()):
+            self.problem(
+                f"the counter of block {name} must be a name, got {counter!r}",
+                (*src, "counter"),
+                hint="e.g. counter: stage_blocks (blocks with one counter share block_index)",
+            )
+            counter = ""
         self.blocks[name] = BlockDef(
-            name, dict(params), body, definition[body], (*src, body), printed
+            name, dict(params), body, definition[body], (*src, body), printed, counter
         )
 
     def body_key(self, name: str, definition: Mapping, src: tuple) -> str | None:
@@ -115,11 +131,12 @@ class _Reader:
         has none or several. Keys that are none of these nor params are told too."""
         bodies = [k for k in definition if k in BODIES]
         for key in definition:
-            if key not in ("params", "class") and key not in BODIES:
+            if key not in BLOCK_KEYS and key not in BODIES:
                 self.problem(
                     f"unknown key '{key}' in block {name}",
                     (*src, key),
-                    hint="a block has params, class, and one of layers, Residual, Parallel",
+                    hint="a block has params, class, counter, and one of layers, Residual, "
+                    "Parallel",
                 )
         if len(bodies) != 1:
             self.problem(

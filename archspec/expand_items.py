@@ -412,24 +412,25 @@ class ItemExpander(ExpandBase):
                 hint=f"e.g. {block.name}: {{{', '.join(f'{p}: ...' for p in block.params)}}}",
             )
             return None
-        index = self.uses.get(block.printed, 0)
+        index = self.uses.get(block.counted, 0)
         bound = self.bind(block, fields, src, scope)
         if bound is None:
             return None
         params, param_src = bound
         for key, value in params.items():  # `in_channels` at a use: the block's input's
             if isinstance(value, Deferred) and value.anchor is None:
-                params[key] = replace(value, anchor=(block.printed, index))
+                params[key] = replace(value, anchor=(block.counted, index))
         line = self.doc.line_of(src)
         here = f"{label} {block.name}" + (f" used on line {line}" if line else "")
-        # counted by the class it prints under: MBConv with and without expansion are one count
-        self.uses[block.printed] = index + 1
+        # counted by the class it prints under (MBConv with and without expansion are one
+        # count), or by its `counter:`
+        self.uses[block.counted] = index + 1
         inner = Scope(
             params,
             param_src,
             f"{scope.via} > {here}" if scope.via else here,
             (*scope.stack, block.name),
-            (block.printed, index),
+            (block.counted, index),
         )
         if block.kind == "layers":
             node = self.group(block.body, block.src, inner, name, label, class_name=block.printed)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from archspec.document_tree import is_class_name
 from archspec.expand_base import ExpandBase, Scope, closest, name_refusal
 from archspec.layers import LAYER_KINDS
 from archspec.layers.reserved import BRANCH, LAYER, RESIDUAL, SHORTCUT
@@ -123,12 +124,7 @@ class StructureExpander(ExpandBase):
     def class_of(self, fields: Mapping, src: tuple, scope: Scope) -> str | None:
         """The `class:` a structure prints under (a block's name, kept by `archspec expand`)."""
         value = fields[CLASS]
-        if (
-            isinstance(value, str)
-            and value.isidentifier()
-            and value[:1].isupper()
-            and value not in LAYER_KINDS
-        ):
+        if is_class_name(value) and value not in LAYER_KINDS:
             return value
         self.problem(
             f"class must be a CamelCase name that is not a layer kind, got {as_yaml(value)}",
@@ -182,15 +178,6 @@ class StructureExpander(ExpandBase):
                 return None
         if body is None:
             return None
-        if after is not None and body.numbered and after.numbered:
-            # both lists: the module's children are numbered on, 0..n-1 then n, n+1, ...
-            first = len(body.children)
-            after = replace(
-                after,
-                children=tuple(
-                    replace(c, name=str(first + i)) for i, c in enumerate(after.children)
-                ),
-            )
         drop = None
         if fields.get("drop_path") is not None:
             drop = self.group(
@@ -198,6 +185,13 @@ class StructureExpander(ExpandBase):
             )
             if drop is None:
                 return None
+        # lists: the module's children are numbered on, body 0..n-1, then drop_path, then after
+        first = len(body.children)
+        if drop is not None and body.numbered and drop.numbered:
+            drop = _numbered_from(drop, first)
+            first += len(drop.children)
+        if after is not None and body.numbered and after.numbered:
+            after = _numbered_from(after, first)
         node = Residual(name, body, shortcut, after, class_name, src, scope.via, label, drop=drop)
         # a name in body and after may only be one weightless layer, used twice (`relu`)
         if not self.own_names_unique(node, src, scope):
@@ -344,6 +338,11 @@ def own_children(node: Node) -> list[Node]:
             out.append(Sequence(SHORTCUT, (), src=node.src))
         return out + (own_children(node.after) if node.after else [])
     return [node]
+
+
+def _numbered_from(group: Sequence, first: int) -> Sequence:
+    children = tuple(replace(c, name=str(first + i)) for i, c in enumerate(group.children))
+    return replace(group, children=children)
 
 
 def _named_here(child: Node) -> list[Node]:

@@ -286,7 +286,11 @@ class _Parser:
             return value
         if number:
             return float(number) if "." in number else int(number)
-        if name and name in FUNCTIONS and self.peek() == "(":
+        if name and self.peek() == "(":
+            if name not in FUNCTIONS:
+                raise ParamError(
+                    f"unknown function '{name}'", f"the functions are {', '.join(FUNCTIONS)}"
+                )
             return self.call(name)
         if name:
             value = _lookup(name, self.params)
