@@ -87,6 +87,17 @@ def test_every_zoo_spec_is_a_torchvision_model() -> None:
     assert list(zoo_specs()) == [p.stem for p in ZOO_SPECS]
 
 
+# The families that need tokens, layouts and attention: not convnets of CxHxW maps.
+BEYOND_CONVNETS = ("convnext_", "vit_", "swin_", "maxvit_")
+
+
+def test_the_zoo_holds_every_torchvision_convnet() -> None:
+    classification = torchvision.models.list_models(module=torchvision.models)
+    convnets = {n for n in classification if not n.startswith(BEYOND_CONVNETS)}
+    assert len(convnets) == 64
+    assert convnets - set(zoo_specs()) == set()
+
+
 @pytest.mark.parametrize("name", [p.stem for p in ZOO_SPECS])
 def test_same_state_dict_names_order_and_shapes(name: str) -> None:
     with torch.device("meta"):
