@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from archspec.layers.reserved import SHORTCUT
+from archspec.modules import APPLY
 from archspec.shapes import (
     ResolvedLayer,
     ResolvedSpec,
@@ -126,15 +127,25 @@ class ProgramBlock(nn.Module):
         ("seq", (step, ...))                              one after another
         ("par", merge, (step, ...), keep_input, split)    branches on one input, merged
         ("res", body, shortcut | None, after | None, keep_input, adds, drop_path | None)
+        ("p", name, kind)                                 the learnable tensor `name` applied
 
-    so the module holds its layers as its own attributes, as torchvision's blocks do.
+    so the module holds its layers as its own attributes, as torchvision's blocks do, and
+    the learnable tensors of layers/learned.py as its own parameters (ViT's pos_embedding).
     """
 
-    def __init__(self, class_name: str, modules: OrderedDict[str, nn.Module], program: tuple):
+    def __init__(
+        self,
+        class_name: str,
+        modules: OrderedDict[str, nn.Module | nn.Parameter],
+        program: tuple,
+    ):
         super().__init__()
         self.class_name = class_name
         for name, module in modules.items():
-            self.add_module(name, module)
+            if isinstance(module, nn.Parameter):
+                self.register_parameter(name, module)
+            else:
+                self.add_module(name, module)
         self.program = program
 
     def _get_name(self) -> str:
@@ -148,6 +159,8 @@ def _run(owner: nn.Module, step: tuple, x: torch.Tensor) -> torch.Tensor:
     op = step[0]
     if op == "m":
         return getattr(owner, step[1])(x)
+    if op == "p":
+        return APPLY[step[2]](x, getattr(owner, step[1]))
     if op == "seq":
         for inner in step[1]:
             x = _run(owner, inner, x)
@@ -189,8 +202,15 @@ class SpecModel(nn.Module):
         self.spec_name = resolved.spec.name
         self.section_names = tuple(resolved.spec.sections)
         self.flatten_before = frozenset(resolved.flatten_before)
+        # sections that are one learnable tensor (ViT's class_token): name -> kind
+        self.learned: dict[str, str] = {}
         for section in self.section_names:
-            self.add_module(section, _build(resolved.sections[section], resolved.num_classes))
+            built = _build(resolved.sections[section], resolved.num_classes)
+            if isinstance(built, nn.Parameter):
+                self.register_parameter(section, built)
+                self.learned[section] = resolved.sections[section].children[0].layer.kind()
+            else:
+                self.add_module(section, built)
 
     def _get_name(self) -> str:  # what nn.Module.__repr__ prints as the class name
         return self.spec_name
@@ -199,7 +219,10 @@ class SpecModel(nn.Module):
         for section in self.section_names:
             if section in self.flatten_before:
                 x = torch.flatten(x, 1)  # (B, C, H, W) -> (B, C*H*W)
-            x = getattr(self, section)(x)
+            if section in self.learned:
+                x = APPLY[self.learned[section]](x, getattr(self, section))
+            else:
+                x = getattr(self, section)(x)
         return x
 
 
@@ -231,7 +254,10 @@ def _needs_program(node: RNode) -> bool:
     """Whether the module for `node` must say how its children run (see ProgramBlock)."""
     if isinstance(node, RSequence):
         names = [c.attr if isinstance(c, ResolvedLayer) else c.name for c in node.children]
-        return any(_inline(c) for c in node.children) or len(set(names)) < len(names)
+        learned = any(isinstance(c, ResolvedLayer) and c.layer.parameter for c in node.children)
+        if node.bare and learned:
+            return False  # a section that is one learnable tensor: the model's own
+        return learned or any(_inline(c) for c in node.children) or len(set(names)) < len(names)
     if isinstance(node, RParallel):
         return node.flat
     if isinstance(node, RResidual):
@@ -254,6 +280,8 @@ def _step(node: RNode, modules: OrderedDict[str, nn.Module], num_classes: int) -
     if isinstance(node, ResolvedLayer):
         if node.attr not in modules:
             modules[node.attr] = node.layer.build(node.in_shape, num_classes)
+        if node.layer.parameter:
+            return ("p", node.attr, node.layer.kind())
         return ("m", node.attr)
     if _inline(node):
         return _content(node, modules, num_classes)

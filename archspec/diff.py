@@ -297,7 +297,7 @@ def _field_changes(a: ResolvedLayer, b: ResolvedLayer) -> dict[str, tuple[Any, A
 def _fields(r: ResolvedLayer) -> dict[str, Any]:
     fields = r.layer.model_dump(mode="json")
     if r.layer.in_size_field is not None:
-        fields[r.layer.in_size_field] = r.in_shape[0]
+        fields[r.layer.in_size_field] = r.layer.in_size(r.in_shape)
     return {k: _normal(v) for k, v in fields.items()}
 
 

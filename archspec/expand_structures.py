@@ -312,6 +312,16 @@ class StructureExpander(ExpandBase):
                 and twin.spec == child.spec
                 and twin.spec.weightless
             ):
+                if child.name == SHORTCUT:  # two projecting shortcuts, one attribute
+                    self.problem(
+                        f"two residuals inside one {type(node).__name__} would each keep their "
+                        f"shortcut as its '{SHORTCUT}'",
+                        child.src,
+                        scope,
+                        hint="write shortcut: identity (or identity_or_none) on all but one: "
+                        "shortcut: auto may need a projection",
+                    )
+                    return False
                 self.problem(
                     f"'{child.name}' names two different modules of one {type(node).__name__}",
                     child.src,

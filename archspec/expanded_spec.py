@@ -135,7 +135,10 @@ class _Writer:
         size = layer.in_size_field
         if size is not None and node.path not in self.follows:
             # the in-size first, as PyTorch's signatures have it: Conv2d(in_channels, ...)
-            fields = {size: node.in_shape[0], **{k: v for k, v in fields.items() if k != size}}
+            fields = {
+                size: layer.in_size(node.in_shape),
+                **{k: v for k, v in fields.items() if k != size},
+            }
         return {layer.kind(): _Flow(fields)} if fields else layer.kind()
 
 

@@ -40,7 +40,7 @@ GRAMMAR = (
     "numbers, parameter names, + - * / // % , parentheses and the functions make_divisible, "
     "ceil, floor, round, int, min, max, e.g. ${make_divisible(planes * 1.5, 8)}"
 )
-SHAPE_NAMES = ("in_channels", "in_height", "in_width")  # of the layer's input
+SHAPE_NAMES = ("in_channels", "in_height", "in_width", "in_tokens")  # of the layer's input
 POSITION_NAMES = ("block_index", "block_count")  # of the enclosing block, network-wide
 DEFERRED_NAMES = SHAPE_NAMES + POSITION_NAMES
 

@@ -18,6 +18,17 @@ from typing import Union
 
 from archspec.errors import Problem, SpecError
 from archspec.layers import LAYER_KINDS, NUM_CLASSES, LayerSpec, Shape, ShapeError, format_shape
+from archspec.layers.base import (
+    CHANNEL_AXIS,
+    CHW,
+    FLAT,
+    HWC,
+    SPATIAL_AXES,
+    TOKEN_AXIS,
+    TOKENS,
+    laid,
+    layout_of,
+)
 from archspec.layers.reserved import SHORTCUT
 from archspec.params import SHAPE_NAMES, ParamError
 from archspec.spec import Spec
@@ -242,10 +253,11 @@ class _Resolver:
             )
         field_name = layer.in_size_field
         written = getattr(layer, field_name) if field_name else None
-        if written is not None and written != shape[0]:  # reported, and inference goes on
+        if written is not None and written != layer.in_size(shape):  # told; inference goes on
             self.soft.append(
                 Problem(
-                    f"{field_name} is written as {written} but the input has {shape[0]} "
+                    f"{field_name} is written as {written} but the input has "
+                    f"{layer.in_size(shape)} "
                     f"(input {format_shape(shape)})",
                     hint=f"remove {field_name}: it is inferred",
                     line=self.spec.line_of(*node.src, field_name),
@@ -280,7 +292,7 @@ class _Resolver:
         for name, value in node.deferred:
             use = value.anchor or node.use
             at = self.use_inputs.get(value.anchor, shape) if value.anchor else shape
-            known: dict[str, int] = dict(zip(SHAPE_NAMES, at, strict=False))
+            known = shape_names(at)
             if use is not None:
                 known["block_index"] = use[1]
                 known["block_count"] = self.spec.block_uses.get(use[0], use[1] + 1)
@@ -425,7 +437,7 @@ class _Resolver:
             need = "shapes that broadcast: equal sizes, or 1 (a Cx1x1 gate on a CxHxW map)"
             mult_adds = math.prod(out) * (len(shapes) - 1) if out is not None else 0
         elif node.merge == "concat":
-            ok = all(len(s) == len(shapes[0]) and s[1:] == shapes[0][1:] for s in shapes)
+            ok = all(layout_of(s) == CHW and s[1:] == shapes[0][1:] for s in shapes)
             out = (sum(s[0] for s in shapes), *shapes[0][1:]) if ok else None
             need = "the same size in every dimension but the channels"
         else:
@@ -459,7 +471,7 @@ class _Resolver:
     def split_input(self, node: Parallel, at: _At) -> _At:
         """What each branch of `split: true` reads: its share of the channels."""
         count, shape = len(node.branches), at.shape
-        if len(shape) < 2 or shape[0] % count:
+        if layout_of(shape) != CHW or shape[0] % count:
             self.fail(
                 f"split: the input {format_shape(shape)} cannot be split into {count} equal "
                 "shares of channels",
@@ -492,7 +504,7 @@ def resolve(spec: Spec, num_classes: int | None, *, allow_unbound: bool = False)
     sections: dict[str, RSequence] = {}
     for name, section in spec.sections.items():
         resolver.section = name
-        if len(at.shape) == 3 and _wants_flat(section):
+        if layout_of(at.shape) == CHW and _wants_flat(section):
             flatten_before.append(name)
             at = _At((math.prod(at.shape),), None, None)
             resolver.trace.append(f"flatten {format_shape(at.shape)}")
@@ -530,7 +542,7 @@ def _branch_name(branch: Sequence) -> str:
 
 def _broadcast(shapes: list[Shape]) -> Shape | None:
     """The shape of the branches multiplied, as torch broadcasts them; None if they do not."""
-    if any(len(s) != len(shapes[0]) for s in shapes):
+    if any(layout_of(s) != layout_of(shapes[0]) for s in shapes):
         return None
     out = []
     for sizes in zip(*shapes, strict=True):
@@ -538,7 +550,7 @@ def _broadcast(shapes: list[Shape]) -> Shape | None:
         if any(size not in (1, big) for size in sizes):
             return None
         out.append(big)
-    return tuple(out)
+    return laid(out, layout_of(shapes[0]))
 
 
 def _join(path: str, name: str) -> str:
@@ -552,8 +564,8 @@ def _larger(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, 
 
 
 def _window_step(layer: LayerSpec, at: _At, out: Shape) -> tuple:
-    if len(out) != 3 or at.rf is None or at.jump is None:
-        return None, None  # flat: every feature sees the whole input
+    if layout_of(out) not in SPATIAL_AXES or at.rf is None or at.jump is None:
+        return None, None  # flat, or tokens: each value may see the whole input
     window = layer.window(at.shape)
     if window is None:
         return at.rf, at.jump
@@ -566,7 +578,7 @@ def _window_step(layer: LayerSpec, at: _At, out: Shape) -> tuple:
 
 
 def _projection_stride(shape: Shape, out: Shape) -> int | None:
-    if len(shape) != 3 or len(out) != 3:
+    if layout_of(shape) != CHW or layout_of(out) != CHW:
         return None
     size, o = shape[1], out[1]
     low = max(1, (size - 1) // o) if o > 1 else size
@@ -581,20 +593,72 @@ def _wants_flat(section: Sequence) -> bool:
     """A section wants a flat input if its first shape-sensitive layer is fully connected."""
     for leaf in leaves(section):
         if leaf.spec.accepts != "any":
-            return leaf.spec.accepts == "flat"
+            return leaf.spec.accepts in ("flat", "last")
     return False
 
 
+def shape_names(shape: Shape) -> dict[str, int]:
+    """What `in_channels`, `in_height`, `in_width` and `in_tokens` are for `shape`, in its
+    layout: the channels of a map, the features of a token or a vector."""
+    layout = layout_of(shape)
+    known = {"in_channels": shape[CHANNEL_AXIS.get(layout, 0)]}
+    if layout in SPATIAL_AXES:
+        height, width = SPATIAL_AXES[layout]
+        known |= {"in_height": shape[height], "in_width": shape[width]}
+    if layout in TOKEN_AXIS:
+        known["in_tokens"] = shape[TOKEN_AXIS[layout]]
+    return known
+
+
+# What each `accepts` takes, and how a message names it.
+ACCEPTED = {
+    "spatial": ((CHW,), "a (channels, height, width) input"),
+    "flat": ((FLAT,), "a flat input"),
+    "last": ((HWC, TOKENS, FLAT), "its features on the last axis (HxWxC, NxD tokens or flat)"),
+    "tokens": ((TOKENS,), "a sequence of tokens (NxD)"),
+}
+
+
 def _check_input(layer: LayerSpec, shape: Shape) -> None:
+    if layer.accepts == "any":
+        return
+    layouts, wanted = ACCEPTED[layer.accepts]
+    layout = layout_of(shape)
+    if layout in layouts:
+        return
     kind = layer.kind()
-    if layer.accepts == "flat" and len(shape) != 1:
+    if layer.accepts == "flat":
         raise ShapeError(
             f"{kind} needs a flat input but gets a spatial one; its in-size cannot be inferred",
             hint=f"put `- Flatten` before it, or start a new section at {kind}: the model "
             "flattens between a spatial section and a fully connected one by itself",
         )
-    if layer.accepts == "spatial" and len(shape) != 3:
+    if layer.accepts == "spatial" and layout == FLAT:
         raise ShapeError(
             f"{kind} needs a (channels, height, width) input but gets a flat one",
             hint=f"move {kind} before the flatten (into the spatial section)",
         )
+    if layer.accepts == "spatial" and layout == HWC:
+        raise ShapeError(
+            f"{kind} needs a (channels, height, width) input but gets one with the channels last",
+            hint="permute back first: - Permute: {dims: [0, 3, 1, 2]}",
+        )
+    if layer.accepts == "last" and layout == CHW and kind != "LayerNorm":
+        raise ShapeError(
+            f"{kind} needs a flat input but gets a spatial one; its in-size cannot be inferred",
+            hint=f"put `- Flatten` before it, or start a new section at {kind}: the model "
+            "flattens between a spatial section and a fully connected one by itself (for a "
+            "Linear at each position, permute to channels-last first: - Permute: "
+            "{dims: [0, 2, 3, 1]})",
+        )
+    if layer.accepts == "last" and layout == CHW:
+        raise ShapeError(
+            f"{kind} normalizes the last axis, which for a CxHxW map is its width, not its "
+            "channels",
+            hint=f"use {kind}2d on a CxHxW map, or permute to channels-last first "
+            "(- Permute: {dims: [0, 2, 3, 1]})",
+        )
+    raise ShapeError(
+        f"{kind} needs {wanted} but gets {format_shape(shape)} ({layout or f'{len(shape)}-d'})",
+        hint="a Permute or a Flatten changes the layout",
+    )

@@ -81,7 +81,7 @@ def find_target(root: Node, text: str, *, may_create: bool, base: str) -> Target
     for depth, part in enumerate(parts[1:], start=1):
         node = container.value[key]
         ancestors.append(container)
-        kind = layer_kind(node) if id(container) not in holders else None
+        kind = layer_kind(node) if _holds_layer(root, container, node, holders) else None
         # A layer is stepped through to what is written under its kind, unless the part names
         # an option beside the kind (`layer2.0.repeat`).
         if kind is not None and not (node.is_map and part in node.value and part != kind):
@@ -96,8 +96,22 @@ def find_target(root: Node, text: str, *, may_create: bool, base: str) -> Target
             node = body
         container, key = _step(node, part, parts[:depth], depth == last and may_create, base)
     node = _slot(container, key)
-    is_layer = node is not None and id(container) not in holders and layer_kind(node) is not None
+    is_layer = (
+        node is not None
+        and _holds_layer(root, container, node, holders)
+        and layer_kind(node) is not None
+    )
     return Target(text, container, key, node, (*ancestors, container), is_layer)
+
+
+def _holds_layer(root: Node, container: Node, node: Node, holders: set[int]) -> bool:
+    """Whether `node`, in `container`, is written as a layer: anywhere but the top level,
+    `sections` and `blocks`, and also a section written as one layer (`fc: {Linear: ...}`)."""
+    if id(container) not in holders:
+        return True
+    sections = root.value.get("sections")
+    one_layer = isinstance(node.value, str) or (node.is_map and len(node.value) == 1)
+    return container is sections and one_layer
 
 
 def _slot(container: Node, key: Any) -> Node | None:

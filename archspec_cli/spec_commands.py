@@ -278,7 +278,13 @@ def layers_command(args: argparse.Namespace) -> int:
             continue
         schema = LAYER_KINDS[name]
         doc = (schema.__doc__ or "").strip().splitlines()
-        inputs = {"spatial": "(C, H, W)", "flat": "(F,)", "any": "any shape"}[schema.accepts]
+        inputs = {
+            "spatial": "(C, H, W)",
+            "flat": "(F,)",
+            "last": "features last: (H, W, C), (N, D) or (F,)",
+            "tokens": "tokens (N, D)",
+            "any": "any shape",
+        }[schema.accepts]
         origin = KIND_ORIGINS[name]
         origin = origin if origin == "built-in" else f"from {origin}"
         print(f"{name}  [input: {inputs}]  [{origin}]" + (f"  {doc[0]}" if doc else ""))

@@ -35,7 +35,7 @@ ENTRY_POINTS = {"archspec/__main__.py"}
 ROOTS = {"runner"}
 # The language loads, expands, validates and infers shapes without torch; only the compile stage
 # imports it at module level (building modules, loading weights into them).
-TORCH_IN_ARCHSPEC = ("archspec/compiler.py", "archspec/weights.py")
+TORCH_IN_ARCHSPEC = ("archspec/compiler.py", "archspec/modules.py", "archspec/weights.py")
 
 
 def layer_of(module: str) -> int | None:

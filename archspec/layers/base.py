@@ -12,8 +12,79 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-# Per-sample shapes, without the batch dimension: (C, H, W) for images, (F,) for vectors.
+# Per-sample shapes, without the batch dimension. A plain tuple has its rank's usual layout:
+# (C, H, W) for images, (N, D) for a sequence of N tokens of D features, (F,) for vectors. The
+# two other layouts the zoo needs carry their name (see Laid): a map with its channels last
+# (H, W, C), as ConvNeXt's and Swin's LayerNorm and Linear layers run on it, and tokens still
+# channels-first (D, N), as flattening a CxHxW map from dim 2 gives them.
 Shape = tuple[int, ...]
+
+CHW, HWC, TOKENS, CHANNELS_BY_TOKENS, FLAT = "CxHxW", "HxWxC", "NxD", "DxN", "F"
+_USUAL_LAYOUT = {3: CHW, 2: TOKENS, 1: FLAT}
+# Where each layout keeps its channels (or features) and its height and width.
+CHANNEL_AXIS = {CHW: 0, HWC: 2, TOKENS: 1, CHANNELS_BY_TOKENS: 0, FLAT: 0}
+SPATIAL_AXES = {CHW: (1, 2), HWC: (0, 1)}
+TOKEN_AXIS = {TOKENS: 0, CHANNELS_BY_TOKENS: 1}
+
+
+class Laid(tuple):
+    """Sizes in a layout other than their rank's usual one. Equal only to sizes in the same
+    layout: a 7x7x96 HxWxC map is not a 7x7x96 CxHxW one, so a residual cannot add the two."""
+
+    layout: ClassVar[str]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return tuple.__eq__(self, other) and layout_of(other) == self.layout
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((self.layout, tuple(self)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({tuple.__repr__(self)})"
+
+
+class ChannelsLast(Laid):
+    layout = HWC
+
+
+class ChannelsByTokens(Laid):
+    layout = CHANNELS_BY_TOKENS
+
+
+_LAID = {HWC: ChannelsLast, CHANNELS_BY_TOKENS: ChannelsByTokens}
+
+
+def layout_of(shape: object) -> str:
+    """The layout of `shape`: its own, or its rank's usual one ("" for other ranks)."""
+    if isinstance(shape, Laid):
+        return shape.layout
+    return _USUAL_LAYOUT.get(len(shape), "") if isinstance(shape, tuple) else ""
+
+
+def laid(sizes: tuple[int, ...] | list[int], layout: str) -> Shape:
+    """`sizes` in `layout`: a plain tuple where that is their rank's usual layout."""
+    sizes = tuple(sizes)
+    if _USUAL_LAYOUT.get(len(sizes)) == layout:
+        return sizes
+    return _LAID[layout](sizes)
+
+
+def channels_of(shape: Shape) -> int:
+    """The channels of a map, the features of a token or a vector, in any layout."""
+    return shape[CHANNEL_AXIS.get(layout_of(shape), 0)]
+
+
+def with_channels(shape: Shape, channels: int) -> Shape:
+    """`shape` with its channel (or feature) axis set to `channels`, in the same layout."""
+    sizes = list(shape)
+    sizes[CHANNEL_AXIS.get(layout_of(shape), 0)] = channels
+    return laid(sizes, layout_of(shape))
+
 
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
 NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
@@ -49,7 +120,10 @@ def pair(value: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def format_shape(shape: Shape) -> str:
-    return "x".join(str(s) for s in shape)
+    """`3x224x224`; a layout other than CxHxW and flat is named: `56x56x96 (HxWxC)`."""
+    text = "x".join(str(s) for s in shape)
+    layout = layout_of(shape)
+    return f"{text} ({layout})" if layout not in (CHW, FLAT, "") else text
 
 
 def sliding_output(
@@ -76,8 +150,12 @@ class LayerSpec(BaseModel):
     torch_module: ClassVar[str] = "torch.nn"
     # Whether the module holds tensors (weights or buffers): one without may be used twice.
     weighted: ClassVar[bool] = False
-    # What input the layer needs: "spatial" (C, H, W), "flat" (F,), or "any" shape.
-    accepts: ClassVar[Literal["spatial", "flat", "any"]] = "any"
+    # What input the layer needs: "spatial" (C, H, W), "flat" (F,), "last" (features on the
+    # last axis: HxWxC, NxD tokens or F), "tokens" (N, D), or "any" shape.
+    accepts: ClassVar[Literal["spatial", "flat", "last", "tokens", "any"]] = "any"
+    # A kind that is a learnable tensor of its owner's, not a module (ViT's class_token): the
+    # compiler registers it as a parameter under the layer's name and applies it (modules.py).
+    parameter: ClassVar[bool] = False
     # The keyword that takes the inferred input size, if the module has one.
     in_size_field: ClassVar[str | None] = None
     # Keyword arguments a test builds this kind with (tests run every registered kind).
@@ -102,8 +180,12 @@ class LayerSpec(BaseModel):
             for name, value in self.model_dump(exclude_unset=True).items()
         }
         if self.in_size_field is not None:
-            kwargs[self.in_size_field] = shape[0]
+            kwargs[self.in_size_field] = self.in_size(shape)
         return kwargs
+
+    def in_size(self, shape: Shape) -> int:
+        """The inferred in-size: the channels, or the features of each token or position."""
+        return channels_of(shape)
 
     def build(self, shape: Shape, num_classes: int) -> Any:
         """The torch.nn module (the only method that imports torch)."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictFloat
 
-from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt, Shape
+from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt, Shape, channels_of
 from archspec.layers.registry import register_layer
 
 PositiveFloat = Annotated[StrictFloat, Field(gt=0)]
@@ -43,6 +43,42 @@ class BatchNorm1d(_BatchNorm):
     torch_class = "BatchNorm1d"
     accepts = "flat"
     example = {"affine": False}
+
+
+class _LayerNorm(LayerSpec):
+    in_size_field = "normalized_shape"
+    weighted = True
+
+    normalized_shape: PositiveInt | None = Field(None, description=INFERRED_SIZE)
+    eps: PositiveFloat = 1e-5
+    elementwise_affine: StrictBool = True
+    bias: StrictBool = True
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        if not self.elementwise_affine:
+            return 0
+        return channels_of(shape) * (2 if self.bias else 1)
+
+
+@register_layer
+class LayerNorm(_LayerNorm):
+    """Layer normalisation over the last axis: each token's features, or each position's
+    channels of an HxWxC map (normalized_shape is that size, inferred)."""
+
+    torch_class = "LayerNorm"
+    accepts = "last"
+    example = {"eps": 1e-6}
+
+
+@register_layer
+class LayerNorm2d(_LayerNorm):
+    """Layer normalisation over the channels of a CxHxW map at each position
+    (torchvision.models.convnext.LayerNorm2d: ConvNeXt's stem, downsampling and head)."""
+
+    torch_class = "LayerNorm2d"
+    torch_module = "torchvision.models.convnext"
+    accepts = "spatial"
+    example = {"eps": 1e-6}
 
 
 @register_layer

@@ -161,7 +161,7 @@ SEQUENTIAL_ATTRIBUTES = frozenset(
 
 # What archspec.compiler's modules keep beside their children.
 BLOCK_ATTRIBUTES = frozenset({"class_name"})  # a Sequential printed under a block's name
-MODEL_ATTRIBUTES = frozenset({"flatten_before", "section_names", "spec_name"})
+MODEL_ATTRIBUTES = frozenset({"flatten_before", "learned", "section_names", "spec_name"})
 RESIDUAL_ATTRIBUTES = frozenset(
     {"after_names", "body_names", "class_name", "has_downsample", "keep_input"}
 )

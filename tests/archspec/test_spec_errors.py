@@ -285,9 +285,9 @@ CASES = [
         name: Net
         sections:
           features:
-            - MultiheadAttention: {embed_dim: 8}
+            - TransformerDecoderLayer: {d_model: 8}
         """,
-        "unknown layer kind 'MultiheadAttention'",
+        "unknown layer kind 'TransformerDecoderLayer'",
         "fix: run `archspec layers` to list them",
     ),
     # --- fields ------------------------------------------------------------------------------

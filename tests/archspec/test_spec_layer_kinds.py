@@ -15,20 +15,41 @@ import yaml
 
 from archspec.compiler import compile_spec
 from archspec.layers import LAYER_KINDS, NUM_CLASSES, LayerSpec
+from archspec.layers.base import HWC, channels_of, laid
 from archspec.shapes import resolve
 from archspec.spec import Spec, spec_from_data, spec_from_text
 
 NUM = 3  # what num_classes is bound to, should an example use it
 SPATIAL = (4, 9, 11)  # an odd, non-square input catches height/width mix-ups
 FLAT = (3, 2, 2)  # the model flattens it to (12,) before a fully connected section
-INPUT_FORMS = {"spatial": ("spatial",), "flat": ("flat",), "any": ("spatial", "flat")}
+INPUT_FORMS = {
+    "spatial": ("spatial",),
+    "flat": ("flat",),
+    "last": ("flat", "channels_last", "tokens"),
+    "tokens": ("tokens",),
+    "any": ("spatial", "flat"),
+}
+# Kinds for any layout whose example is for one of them.
+FORMS_OF = {"Permute": ("spatial",), "Flatten": ("spatial",)}
+# Sections that turn the CxHxW input into the layout a form needs.
+TO_LAYOUT = {
+    "channels_last": [{"Permute": {"dims": [0, 2, 3, 1]}}],  # (9, 11, 4)
+    "tokens": [{"Flatten": {"start_dim": 2}}, {"Permute": {"dims": [0, 2, 1]}}],  # (99, 4)
+}
+# The shape of each learnable tensor for the input `shape` its layer gets, as torchvision
+# makes them (ViT's class_token and pos_embedding, ConvNeXt's layer_scale).
+LEARNED_SHAPES = {
+    "ClassToken": lambda shape: (1, 1, shape[-1]),
+    "PositionEmbedding": lambda shape: (1, *shape),
+    "LayerScale": lambda shape: (shape[0], 1, 1) if len(shape) == 3 else (shape[-1],),
+}
 
 
 def cases() -> list:
     return [
         pytest.param(kind, form, id=f"{kind}-{form}")
         for kind, schema in sorted(LAYER_KINDS.items())
-        for form in INPUT_FORMS[schema.accepts]
+        for form in FORMS_OF.get(kind, INPUT_FORMS[schema.accepts])
     ]
 
 
@@ -44,7 +65,12 @@ def probe_data(kind: str, form: str) -> tuple[dict[str, Any], tuple[int, ...]]:
         channels = SPATIAL[0] * schema.example.get("groups", 1)  # divisible by groups
         shape: tuple[int, ...] = (channels, *SPATIAL[1:])
         sections = {"probe": [layer]}
-    elif schema.accepts == "flat":  # the model flattens the input before this section
+    elif form in TO_LAYOUT:
+        c, h, w = SPATIAL
+        shape = laid((h, w, c), HWC) if form == "channels_last" else (h * w, c)
+        sections = {"layout": TO_LAYOUT[form], "probe": [layer]}
+        return {"name": f"Probe{kind}", "input_shape": list(SPATIAL), "sections": sections}, shape
+    elif schema.accepts in ("flat", "last"):  # the model flattens the input before this section
         shape = (FLAT[0] * FLAT[1] * FLAT[2],)
         sections = {"probe": [layer]}
     else:  # a layer for any shape stays spatial unless a fully connected layer comes first
@@ -60,7 +86,7 @@ def hand_built(kind: str, in_shape: tuple[int, ...]) -> torch.nn.Module:
     kwargs = {k: NUM if v == NUM_CLASSES else v for k, v in schema.example.items()}
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}  # as written
     if schema.in_size_field:
-        kwargs[schema.in_size_field] = in_shape[0]
+        kwargs[schema.in_size_field] = channels_of(in_shape)
     return schema.torch_type()(**kwargs)
 
 
@@ -81,6 +107,11 @@ def test_inferred_shape_matches_a_forward_pass(kind: str, form: str) -> None:
 def test_builds_the_module_pytorch_builds_from_the_example(kind: str, form: str) -> None:
     data, in_shape = probe_data(kind, form)
     model = compile_spec(resolve(spec_from_data(data), NUM))
+    if LAYER_KINDS[kind].parameter:  # a tensor of the section's own, under the layer's name
+        built = model.probe.get_parameter("0")
+        assert isinstance(built, torch.nn.Parameter)
+        assert tuple(built.shape) == LEARNED_SHAPES[kind](in_shape)
+        return
     built, expected = model.probe[0], hand_built(kind, in_shape)
     assert type(built) is LAYER_KINDS[kind].torch_type()
     assert repr(built) == repr(expected)
