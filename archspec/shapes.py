@@ -590,10 +590,13 @@ def _projection_stride(shape: Shape, out: Shape) -> int | None:
 
 
 def _wants_flat(section: Sequence) -> bool:
-    """A section wants a flat input if its first shape-sensitive layer is fully connected."""
+    """A section wants a flat input if its first shape-sensitive layer is fully connected (not
+    if a layer before it changes the layout itself: a Permute, a Flatten)."""
     for leaf in leaves(section):
+        if leaf.spec.sets_layout:
+            return False
         if leaf.spec.accepts != "any":
-            return leaf.spec.accepts in ("flat", "last")
+            return leaf.spec.accepts == "flat" or leaf.spec.flattens_maps
     return False
 
 
@@ -615,6 +618,7 @@ ACCEPTED = {
     "spatial": ((CHW,), "a (channels, height, width) input"),
     "flat": ((FLAT,), "a flat input"),
     "last": ((HWC, TOKENS, FLAT), "its features on the last axis (HxWxC, NxD tokens or flat)"),
+    "channels_last": ((HWC,), "a map with its channels last (HxWxC)"),
     "tokens": ((TOKENS,), "a sequence of tokens (NxD)"),
 }
 

@@ -282,6 +282,7 @@ def layers_command(args: argparse.Namespace) -> int:
             "spatial": "(C, H, W)",
             "flat": "(F,)",
             "last": "features last: (H, W, C), (N, D) or (F,)",
+            "channels_last": "(H, W, C)",
             "tokens": "tokens (N, D)",
             "any": "any shape",
         }[schema.accepts]

@@ -1,11 +1,25 @@
-"""Attention over a sequence of tokens, with torchvision's module parameters (so that state
-dicts match by name)."""
+"""Attention over a sequence of tokens and within the windows of a channels-last map, and Swin's
+patch merging, with torchvision's module parameters (so that state dicts match by name)."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from pydantic import Field, StrictBool
 
-from archspec.layers.base import INFERRED_SIZE, LayerSpec, PositiveInt, Shape, ShapeError
+from archspec.layers.base import (
+    HWC,
+    INFERRED_SIZE,
+    LayerSpec,
+    NonNegativePair,
+    PositiveInt,
+    PositivePair,
+    Shape,
+    ShapeError,
+    laid,
+    pair,
+)
 from archspec.layers.dropout import Probability
 from archspec.layers.registry import register_layer
 
@@ -46,3 +60,97 @@ class MultiheadAttention(LayerSpec):
         the work that grows with the square of the sequence (which torchinfo leaves out)."""
         tokens, width = shape
         return tokens * self.param_count(shape, num_classes) + 2 * tokens * tokens * width
+
+
+SWIN = "torchvision.models.swin_transformer"
+
+
+@register_layer
+class ShiftedWindowAttention(LayerSpec):
+    """Self-attention within windows of an HxWxC map, with a learnable relative position bias
+    per head; windows shifted by shift_size (Swin's attn; torchvision's own module, which pads
+    the map to whole windows and masks across the shift)."""
+
+    torch_class = "ShiftedWindowAttention"
+    torch_module = SWIN
+    accepts = "channels_last"
+    in_size_field = "dim"
+    weighted = True
+    example = {"window_size": 3, "shift_size": 1, "num_heads": 2}
+
+    dim: PositiveInt | None = Field(None, description=INFERRED_SIZE)
+    window_size: PositivePair
+    shift_size: NonNegativePair
+    num_heads: PositiveInt
+    qkv_bias: StrictBool = True
+    proj_bias: StrictBool = True
+    attention_dropout: Probability = 0.0
+    dropout: Probability = 0.0
+
+    def torch_kwargs(self, shape: Shape, num_classes: int) -> dict[str, Any]:
+        kwargs = super().torch_kwargs(shape, num_classes)
+        for name in ("window_size", "shift_size"):  # torchvision takes lists of two
+            kwargs[name] = list(pair(getattr(self, name)))
+        return kwargs
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        channels = shape[2]
+        if channels % self.num_heads:
+            raise ShapeError(
+                f"{self.num_heads} heads do not divide the {channels} channels",
+                hint=f"make num_heads a divisor of {channels}",
+                field="num_heads",
+            )
+        windows, shifts = pair(self.window_size), pair(self.shift_size)
+        if any(s >= w for s, w in zip(shifts, windows, strict=True)):
+            raise ShapeError(
+                f"a shift of {'x'.join(map(str, shifts))} is not inside a window of "
+                f"{'x'.join(map(str, windows))}",
+                hint="shift by less than the window, usually half of it",
+                field="shift_size",
+            )
+        return shape
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        width = shape[2]
+        h, w = pair(self.window_size)
+        table = (2 * h - 1) * (2 * w - 1) * self.num_heads  # the relative position bias
+        qkv = 3 * width * width + (3 * width if self.qkv_bias else 0)
+        return qkv + width * width + (width if self.proj_bias else 0) + table
+
+    def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
+        """The projections at every position of the map padded to whole windows, and each
+        window's scores and weighted sum."""
+        height, width, channels = shape
+        h, w = pair(self.window_size)
+        tokens = math.ceil(height / h) * h * math.ceil(width / w) * w
+        projections = 4 * channels * channels + (3 * channels if self.qkv_bias else 0)
+        projections += channels if self.proj_bias else 0
+        return tokens * projections + 2 * tokens * h * w * channels
+
+
+@register_layer
+class PatchMerging(LayerSpec):
+    """Each 2x2 group of positions of an HxWxC map concatenated (4C), normalised and reduced
+    to 2C by a Linear without bias: H/2 x W/2 x 2C (Swin's downsampling; torchvision's own
+    module, which pads an odd size)."""
+
+    torch_class = "PatchMerging"
+    torch_module = SWIN
+    accepts = "channels_last"
+    in_size_field = "dim"
+    weighted = True
+
+    dim: PositiveInt | None = Field(None, description=INFERRED_SIZE)
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        height, width, channels = shape
+        return laid(((height + 1) // 2, (width + 1) // 2, 2 * channels), HWC)
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        channels = shape[2]
+        return 4 * channels * 2 * channels + 2 * 4 * channels  # reduction, then its LayerNorm
+
+    def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
+        positions = out[0] * out[1]
+        return positions * 4 * shape[2] * 2 * shape[2] + 2 * 4 * shape[2]

@@ -151,11 +151,16 @@ class LayerSpec(BaseModel):
     # Whether the module holds tensors (weights or buffers): one without may be used twice.
     weighted: ClassVar[bool] = False
     # What input the layer needs: "spatial" (C, H, W), "flat" (F,), "last" (features on the
-    # last axis: HxWxC, NxD tokens or F), "tokens" (N, D), or "any" shape.
-    accepts: ClassVar[Literal["spatial", "flat", "last", "tokens", "any"]] = "any"
+    # last axis: HxWxC, NxD tokens or F), "channels_last" (H, W, C), "tokens" (N, D), or "any".
+    accepts: ClassVar[Literal["spatial", "flat", "last", "channels_last", "tokens", "any"]] = "any"
     # A kind that is a learnable tensor of its owner's, not a module (ViT's class_token): the
     # compiler registers it as a parameter under the layer's name and applies it (modules.py).
     parameter: ClassVar[bool] = False
+    # A fully connected kind: a section that starts with it gets a CxHxW map flattened first.
+    flattens_maps: ClassVar[bool] = False
+    # A kind that changes the layout itself (Permute, Flatten): a section starting with it is
+    # not flattened first.
+    sets_layout: ClassVar[bool] = False
     # The keyword that takes the inferred input size, if the module has one.
     in_size_field: ClassVar[str | None] = None
     # Keyword arguments a test builds this kind with (tests run every registered kind).

@@ -37,6 +37,7 @@ class Permute(LayerSpec):
 
     torch_class = "Permute"
     torch_module = "torchvision.ops"
+    sets_layout = True
     example = {"dims": [0, 2, 3, 1]}
 
     dims: list[NonNegativeInt]

@@ -31,6 +31,7 @@ class Linear(LayerSpec):
 
     torch_class = "Linear"
     accepts = "last"
+    flattens_maps = True
     in_size_field = "in_features"
     weighted = True
     example = {"out_features": 5}
@@ -57,6 +58,7 @@ class Flatten(LayerSpec):
     With start_dim 2, a CxHxW map becomes C x (H*W) channels by tokens (ViT's patches)."""
 
     torch_class = "Flatten"
+    sets_layout = True
     example = {"start_dim": 2}
 
     start_dim: StrictInt = Field(1, ge=1, le=2)

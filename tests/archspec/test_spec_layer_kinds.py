@@ -26,9 +26,12 @@ INPUT_FORMS = {
     "spatial": ("spatial",),
     "flat": ("flat",),
     "last": ("flat", "channels_last", "tokens"),
+    "channels_last": ("channels_last",),
     "tokens": ("tokens",),
     "any": ("spatial", "flat"),
 }
+# Fields torchvision takes as a list of two, which a spec may write as one int.
+AS_LISTS = {"ShiftedWindowAttention": ("window_size", "shift_size")}
 # Kinds for any layout whose example is for one of them.
 FORMS_OF = {"Permute": ("spatial",), "Flatten": ("spatial",)}
 # Sections that turn the CxHxW input into the layout a form needs.
@@ -73,6 +76,8 @@ def probe_data(kind: str, form: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     elif schema.accepts in ("flat", "last"):  # the model flattens the input before this section
         shape = (FLAT[0] * FLAT[1] * FLAT[2],)
         sections = {"probe": [layer]}
+        if schema.accepts == "last" and not schema.flattens_maps:  # LayerNorm: flattened first
+            sections = {"flatten": ["Flatten"], "probe": [layer]}
     else:  # a layer for any shape stays spatial unless a fully connected layer comes first
         shape = (12,)
         sections = {"fc": [{"Linear": {"out_features": 12}}], "probe": [layer]}
@@ -85,6 +90,8 @@ def hand_built(kind: str, in_shape: tuple[int, ...]) -> torch.nn.Module:
     schema = LAYER_KINDS[kind]
     kwargs = {k: NUM if v == NUM_CLASSES else v for k, v in schema.example.items()}
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}  # as written
+    for name in AS_LISTS.get(kind, ()):  # an int for both sides, given to torchvision as a list
+        kwargs[name] = [kwargs[name]] * 2
     if schema.in_size_field:
         kwargs[schema.in_size_field] = channels_of(in_shape)
     return schema.torch_type()(**kwargs)

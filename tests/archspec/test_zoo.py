@@ -26,6 +26,7 @@ REFERENCE_KWARGS = {
 # The smallest member of each family: outputs compared (on the CPU, so kept to these).
 SMALLEST = (
     "alexnet",
+    "convnext_tiny",
     "densenet121",
     "efficientnet_b0",
     "efficientnet_v2_s",
@@ -42,14 +43,16 @@ SMALLEST = (
     "shufflenet_v2_x0_5",
     "squeezenet1_0",
     "squeezenet1_1",
+    "swin_t",
     "vgg11",
     "vgg11_bn",
+    "vit_b_32",
     "wide_resnet50_2",
 )
 # Outputs are compared at a smaller size than the specs' 224x224 (every family pools adaptively
 # before its classifier), which keeps the test fast and checks the same computation.
 CHECK_SIZE = 128
-INPUT_SIZE = {"inception_v3": 160}
+INPUT_SIZE = {"inception_v3": 160, "vit_b_32": 224}  # a ViT's position embedding fixes its size
 
 
 def reference(name: str) -> torch.nn.Module:
@@ -89,6 +92,11 @@ def test_every_zoo_spec_is_a_torchvision_model() -> None:
 
 # The families that need tokens, layouts and attention: not convnets of CxHxW maps.
 BEYOND_CONVNETS = ("convnext_", "vit_", "swin_", "maxvit_")
+ZOO_BEYOND_CONVNETS = {  # those of them the zoo holds so far
+    "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
+    "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
+    "swin_t", "swin_s", "swin_b",
+}  # fmt: skip
 
 
 def test_the_zoo_holds_every_torchvision_convnet() -> None:
@@ -96,6 +104,8 @@ def test_the_zoo_holds_every_torchvision_convnet() -> None:
     convnets = {n for n in classification if not n.startswith(BEYOND_CONVNETS)}
     assert len(convnets) == 64
     assert convnets - set(zoo_specs()) == set()
+    beyond = {n for n in classification if n.startswith(BEYOND_CONVNETS)}
+    assert beyond & set(zoo_specs()) == ZOO_BEYOND_CONVNETS
 
 
 @pytest.mark.parametrize("name", [p.stem for p in ZOO_SPECS])
@@ -122,6 +132,15 @@ def _randomize_batch_norm(model: torch.nn.Module, generator: torch.Generator) ->
                 module.bias.data.copy_(torch.randn(shape, generator=generator) * 0.1)
 
 
+def _randomize_learned_tensors(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """ViT's class token starts at zeros and ConvNeXt's layer scale at 1e-6, which would hide
+    a token or a block put in the wrong place."""
+    for name, tensor in model.named_parameters():
+        last = name.rsplit(".", 1)[-1]
+        if last in ("class_token", "pos_embedding", "layer_scale", "relative_position_bias_table"):
+            tensor.data.copy_(torch.randn(tensor.shape, generator=generator) * 0.5)
+
+
 def _stochastic_depths(model: torch.nn.Module) -> list[tuple[float, str]]:
     return [
         (m.p, m.mode) for m in model.modules() if isinstance(m, torchvision.ops.StochasticDepth)
@@ -135,6 +154,7 @@ def test_the_smallest_of_each_family_computes_what_torchvision_does(name: str) -
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         _randomize_batch_norm(expected, generator)
+        _randomize_learned_tensors(expected, generator)
     model = archspec.build(name, num_classes=NUM_CLASSES).eval()
     model.load_state_dict(expected.state_dict(), strict=True)
     assert _stochastic_depths(model) == _stochastic_depths(expected)
