@@ -70,7 +70,7 @@ def validation_images(config: dict[str, Any], count: int | None, data: Path | No
 
 
 def conv_modules(model: nn.Module, layers: Sequence[ConvLayer]) -> list[nn.Module]:
-    return [model.get_submodule(f"{c.resolved.section}.{c.resolved.index}") for c in layers]
+    return [model.get_submodule(c.resolved.path) for c in layers]  # the conv itself
 
 
 @torch.no_grad()

@@ -166,3 +166,33 @@ def test_cka_on_models_measures_each_conv_output_before_its_in_place_relu(tmp_pa
     expected = [[linear_cka(oa, ob) for ob in outs[1]] for oa in outs[0]]
     assert np.allclose(matrix, expected, atol=1e-9)
     assert np.array(matrix).shape == (2, 2)
+
+
+NESTED_SPEC = """
+name: Nested
+input_shape: [3, 16, 16]
+sections:
+  stem: {Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}}
+  layer1:
+    - Residual:
+        body:
+          conv1: {Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}}
+          relu: ReLU
+        shortcut: identity
+  fc: {Linear: {out_features: 3}}
+"""
+
+
+def test_cka_hooks_each_conv_itself_in_bare_sections_and_inside_blocks():
+    """A section written as one layer has no child `0`, and a conv inside a block is not the
+    block: each conv is found by its own module name."""
+    from archspec.compiler import compile_spec
+    from archspec.shapes import resolve
+    from runner.compare.activations import conv_modules
+    from runner.visualize.layers import ConvLayer
+
+    resolved = resolve(spec_from_text(NESTED_SPEC), 3)
+    model = compile_spec(resolved)
+    layers = [ConvLayer(r, torch.zeros(1)) for r in resolved.layers if r.layer.kind() == "Conv2d"]
+    modules = conv_modules(model, layers)
+    assert modules == [model.stem, model.layer1[0].conv1]
