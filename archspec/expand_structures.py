@@ -21,7 +21,9 @@ STRUCTURE_FIELDS = {  # what `archspec layers` says of them
     "    shortcut: default auto (identity, or a 1x1 conv when the shape changes), identity, "
     "identity_or_none (no sum when the shape changes), or layers\n"
     "    drop_path: optional, layers applied to the body's output only where it is summed "
-    "(stochastic depth)\n    after: optional, layers applied to the sum",
+    "(stochastic depth)\n    after: optional, layers applied to the sum\n"
+    "    run: optional, the body's named layers in the order they run, where the module holds "
+    "them in the order written (Swin V2: norm1 after attn)",
     "Parallel": "branches on the same input, merged\n    branches: required, two or more "
     "lists of layers, a mapping of named branches, or a list of mappings of named layers "
     "(and identity) that add no name level\n"
@@ -59,7 +61,7 @@ class StructureExpander(ExpandBase):
         if kind == "Sequential":
             return self.sequential(fields, src, scope, name, label, class_name)
         allowed = {
-            "Residual": ("body", "shortcut", "drop_path", "after", CLASS),
+            "Residual": ("body", "shortcut", "drop_path", "after", "run", CLASS),
             "Parallel": ("branches", "merge", "split", CLASS),
         }[kind]
         if not isinstance(fields, Mapping):
@@ -147,6 +149,10 @@ class StructureExpander(ExpandBase):
             self.problem("Residual needs a body", src, scope, hint=EXAMPLE["Residual"])
             return None
         body = self.group(fields["body"], (*src, "body"), scope, "body", label, role=RESIDUAL)
+        if body is not None and fields.get("run") is not None:
+            body = self.run_order(body, fields["run"], (*src, "run"), scope)
+            if body is None:
+                return None
         shortcut: Any = fields.get("shortcut", "auto")
         try:
             shortcut = substitute(shortcut, scope.params) if isinstance(shortcut, str) else shortcut
@@ -197,6 +203,23 @@ class StructureExpander(ExpandBase):
         if not self.own_names_unique(node, src, scope):
             return None
         return node
+
+    def run_order(self, body: Sequence, run: Any, src: tuple, scope: Scope) -> Sequence | None:
+        """The body with its children in the order `run` names them, holding the written
+        order (see Sequence.held)."""
+        names = [c.name for c in body.children]
+        if body.numbered or not (isinstance(run, list) and sorted(map(str, run)) == sorted(names)):
+            self.problem(
+                f"run must list the body's named layers once each ({', '.join(names)}), in "
+                f"the order they run; got {as_yaml(run)}",
+                src,
+                scope,
+                hint="name the body's layers (body: {norm1: ..., attn: ...}) and write e.g. "
+                "run: [attn, norm1]",
+            )
+            return None
+        by_name = {c.name: c for c in body.children}
+        return replace(body, children=tuple(by_name[str(n)] for n in run), held=tuple(names))
 
     def parallel(
         self,

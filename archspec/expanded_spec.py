@@ -100,7 +100,9 @@ class _Writer:
                 return {"Sequential": {**named, "layers": self.group(node)}}
             return {"Sequential": self.group(node)}
         if isinstance(node, RResidual):
-            fields: dict[str, Any] = {**named, "body": self.group(node.body)}
+            fields: dict[str, Any] = {**named, "body": self.group(_as_held(node.body))}
+            if node.body.held:
+                fields["run"] = [_name_of(c) for c in node.body.children]
             if not node.adds:
                 fields["shortcut"] = "identity_or_none"  # and the shapes differ: no sum
             elif node.shortcut is None:
@@ -168,3 +170,16 @@ def _flow_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
 
 _Dumper.add_representer(_Flow, _flow)
 _Dumper.add_representer(list, _flow_list)
+
+
+def _name_of(node: RNode) -> str:
+    return node.attr if isinstance(node, ResolvedLayer) else node.name
+
+
+def _as_held(body: RSequence) -> RSequence:
+    """A body whose `run:` reorders it, in the order it was written (and is held)."""
+    if not body.held:
+        return body
+    rank = {name: i for i, name in enumerate(body.held)}
+    children = tuple(sorted(body.children, key=lambda c: rank[_name_of(c)]))
+    return RSequence(body.name, children, body.class_name, body.numbered, body.bare)

@@ -109,6 +109,7 @@ class RSequence:
     class_name: str | None
     numbered: bool
     bare: bool = False  # a section that is its one layer
+    held: tuple[str, ...] | None = None  # the order the module holds its children (tree.py)
 
 
 RNode = Union[ResolvedLayer, RSequence, RResidual, RParallel]  # noqa: UP007
@@ -206,7 +207,9 @@ class _Resolver:
             here = path if node.bare or getattr(child, "inline", False) else _join(path, child.name)
             resolved, at = self.node(child, at, here)
             children.append(resolved)
-        sequence = RSequence(node.name, tuple(children), node.class_name, node.numbered, node.bare)
+        sequence = RSequence(
+            node.name, tuple(children), node.class_name, node.numbered, node.bare, node.held
+        )
         return sequence, at
 
     def node(self, node: Node, at: _At, path: str) -> tuple:

@@ -50,6 +50,10 @@ class Sequence:
     # itself, as torchvision's ResNet has `fc`, not `fc.0`.
     bare: bool = False
     use: tuple[str, int] | None = field(default=None, compare=False)  # the block use it is
+    # Named children that run in another order than the one they were written in (a
+    # Residual's `run:`): `children` are in the order they run, `held` is the written order,
+    # in which the module holds them, as torchvision's __init__ registers them.
+    held: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,35 @@ class PatchMerging(LayerSpec):
     def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
         positions = out[0] * out[1]
         return positions * 4 * shape[2] * 2 * shape[2] + 2 * 4 * shape[2]
+
+
+@register_layer
+class ShiftedWindowAttentionV2(ShiftedWindowAttention):
+    """Swin V2's window attention: cosine attention with a learnable logit_scale per head, and
+    a relative position bias computed by a small MLP (cpb_mlp) from log-spaced coordinates
+    (torchvision's own module)."""
+
+    torch_class = "ShiftedWindowAttentionV2"
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        h, w = pair(self.window_size)
+        table = (2 * h - 1) * (2 * w - 1) * self.num_heads
+        v1 = super().param_count(shape, num_classes) - table  # V2 has no bias table
+        cpb_mlp = (2 * 512 + 512) + 512 * self.num_heads  # Linear(2, 512), Linear(512, heads)
+        return v1 + self.num_heads + cpb_mlp  # and logit_scale, one per head
+
+
+@register_layer
+class PatchMergingV2(PatchMerging):
+    """Swin V2's patch merging: the 2x2 groups reduced to 2C, then normalised (torchvision's
+    own module)."""
+
+    torch_class = "PatchMergingV2"
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        channels = shape[2]
+        return 4 * channels * 2 * channels + 2 * 2 * channels
+
+    def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
+        positions = out[0] * out[1]
+        return positions * 4 * shape[2] * 2 * shape[2] + 2 * 2 * shape[2]

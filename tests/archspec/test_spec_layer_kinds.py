@@ -31,7 +31,10 @@ INPUT_FORMS = {
     "any": ("spatial", "flat"),
 }
 # Fields torchvision takes as a list of two, which a spec may write as one int.
-AS_LISTS = {"ShiftedWindowAttention": ("window_size", "shift_size")}
+AS_LISTS = {
+    "ShiftedWindowAttention": ("window_size", "shift_size"),
+    "ShiftedWindowAttentionV2": ("window_size", "shift_size"),
+}
 # Kinds for any layout whose example is for one of them.
 FORMS_OF = {"Permute": ("spatial",), "Flatten": ("spatial",)}
 # Sections that turn the CxHxW input into the layout a form needs.

@@ -127,7 +127,9 @@ def test_attention_mult_adds_count_the_projections_and_the_scores() -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["vit_b_16", "vit_b_32", "convnext_tiny", "swin_t", "swin_b"])
+@pytest.mark.parametrize(
+    "name", ["vit_b_16", "vit_b_32", "convnext_tiny", "swin_t", "swin_b", "swin_v2_t"]
+)
 def test_mult_adds_agree_with_torchvisions_published_operations(name: str) -> None:
     """torchvision's weights carry the GFLOPs they count (attention included): an independent
     check of the count (within 0.5%; the products of layer scales and norms differ)."""

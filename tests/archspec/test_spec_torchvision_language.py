@@ -288,6 +288,47 @@ def test_names_name_a_repeats_copies(pattern: str, names: list[str]) -> None:
     assert f"block.{names[2]}.conv.weight" in model.state_dict()
 
 
+POST_NORM = """
+name: PostNorm
+input_shape: [4, 3, 3]
+sections:
+  block:
+    Residual:
+      body:
+        norm: BatchNorm2d
+        conv: {Conv2d: {out_channels: 4, kernel_size: 1}}
+      run: [conv, norm]
+      shortcut: identity
+  classifier:
+    - Flatten
+    - Linear: {out_features: num_classes}
+"""
+
+
+def test_run_orders_how_a_body_runs_and_the_written_order_how_it_is_held() -> None:
+    model = built(POST_NORM)
+    block = model.block
+    assert [name for name, _ in block.named_children()] == ["norm", "conv"]
+    assert list(model.state_dict())[:2] == ["block.norm.weight", "block.norm.bias"]
+    x = torch.randn(2, 4, 3, 3)
+    with torch.no_grad():
+        assert torch.allclose(block(x), x + block.norm(block.conv(x)), atol=1e-6)
+    resolved = archspec.validate_spec(spec(POST_NORM), num_classes=4)
+    assert [r.layer.kind() for r in resolved.layers[:2]] == ["Conv2d", "BatchNorm2d"]
+
+
+def test_expand_keeps_the_written_order_and_run() -> None:
+    from archspec.expanded_spec import expanded_data
+    from archspec.spec import spec_from_data
+
+    data = expanded_data(archspec.load_spec(spec(POST_NORM)), 4)
+    residual = data["sections"]["block"]["Residual"]
+    assert list(residual["body"]) == ["norm", "conv"]
+    assert residual["run"] == ["conv", "norm"]
+    again = archspec.build(spec_from_data(data), num_classes=4)
+    assert list(again.state_dict()) == list(built(POST_NORM).state_dict())
+
+
 MISTAKES = """\
 name: Net
 input_shape: [6, 8, 8]
@@ -388,6 +429,13 @@ MISTAKE_CASES = [
         "unknown-shortcut",
         "    - Residual: {body: [ReLU], shortcut: identity_or_nothing}",
         "line 11: shortcut must be auto, identity, identity_or_none, or layers",
+    ),
+    mistake(
+        "run-that-is-not-the-body",
+        "    - Residual:\n        body: {conv: {Conv2d: {out_channels: 6, kernel_size: 1}}}\n"
+        "        run: [conv, relu]",
+        "line 13: run must list the body's named layers once each (conv), in the order they "
+        "run; got [conv, relu]",
     ),
     mistake(
         "class-not-camel-case",

@@ -44,6 +44,7 @@ SMALLEST = (
     "squeezenet1_0",
     "squeezenet1_1",
     "swin_t",
+    "swin_v2_t",
     "vgg11",
     "vgg11_bn",
     "vit_b_32",
@@ -95,7 +96,7 @@ BEYOND_CONVNETS = ("convnext_", "vit_", "swin_", "maxvit_")
 ZOO_BEYOND_CONVNETS = {  # those of them the zoo holds so far
     "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
     "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
-    "swin_t", "swin_s", "swin_b",
+    "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b",
 }  # fmt: skip
 
 
