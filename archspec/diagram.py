@@ -34,7 +34,7 @@ class DiagramNode:
     kind: str  # "layer", "input", "output", "flatten", "add", "concat", "sum"
     title: str  # Conv2d-3, add, input
     detail: str  # key arguments: "out_channels=64 kernel_size=11 stride=4"
-    shape: tuple[int, ...]  # the output shape, (64, 55, 55)
+    shape: tuple[int, ...]  # the output shape, (64, 55, 55), in its layout (layers.base.Laid)
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class _Builder:
 
     def merge(self, what: str, shape: tuple[int, ...], into: list[str | Cluster]) -> str:
         self.merges += 1
-        return self.add(DiagramNode(f"M{self.merges}", what, what, "", tuple(shape)), into)
+        return self.add(DiagramNode(f"M{self.merges}", what, what, "", shape), into)
 
     def walk(self, node: RNode, prev: str, path: str, into: list[str | Cluster]) -> str:
         """Add `node` after `prev`; return the id of the node that gives its output."""
@@ -207,9 +207,7 @@ def build_diagram(resolved: ResolvedSpec) -> Diagram:
             prev = made
         for child in section.children:
             prev = builder.walk(child, prev, _join(name, child_name(child)), cluster.items)
-    out = builder.add(
-        DiagramNode("output", "output", "output", "", tuple(resolved.output_shape)), top
-    )
+    out = builder.add(DiagramNode("output", "output", "output", "", resolved.output_shape), top)
     builder.edge(prev, out)
     return builder.diagram
 
@@ -359,7 +357,7 @@ def _mermaid_text(text: str) -> str:
 
 
 def _layer_node(r: ResolvedLayer) -> DiagramNode:
-    return DiagramNode(f"L{r.number}", "layer", r.name, _arguments(r), tuple(r.out_shape))
+    return DiagramNode(f"L{r.number}", "layer", r.name, _arguments(r), r.out_shape)
 
 
 def _arguments(r: ResolvedLayer) -> str:

@@ -281,3 +281,12 @@ def test_in_tokens_and_in_channels_read_a_token_sequence() -> None:
     )
     assert model.mix[0].in_features == 8
     assert model.mix[0].out_features == 16 + 8
+
+
+def test_a_diagram_names_the_layouts_as_the_table_does(cli, write_spec, tmp_path) -> None:
+    out = tmp_path / "vit.md"
+    result = cli("draw", write_spec(VIT), "--out", out, "--num-classes", "4")
+    assert result.code == 0, result.text
+    drawn = out.read_text()
+    assert "8x16 #40;DxN#41;" in drawn  # Flatten from dim 2: channels by tokens
+    assert "16x8 #40;NxD#41;" in drawn  # then permuted into tokens
