@@ -252,6 +252,8 @@ def _inline(node: RNode) -> bool:
 
 def _needs_program(node: RNode) -> bool:
     """Whether the module for `node` must say how its children run (see ProgramBlock)."""
+    if not isinstance(node, ResolvedLayer) and node.held:
+        return True  # held in another order than they run
     if isinstance(node, RSequence):
         names = [c.attr if isinstance(c, ResolvedLayer) else c.name for c in node.children]
         learned = any(isinstance(c, ResolvedLayer) and c.layer.parameter for c in node.children)
@@ -262,13 +264,7 @@ def _needs_program(node: RNode) -> bool:
         return node.flat
     if isinstance(node, RResidual):
         parts = [node.body, *([node.after] if node.after else [])]
-        reordered = any(p.held for p in parts)
-        return (
-            not node.adds
-            or node.drop is not None
-            or reordered
-            or any(_needs_program(p) for p in parts)
-        )
+        return not node.adds or node.drop is not None or any(_needs_program(p) for p in parts)
     return False
 
 
@@ -318,42 +314,17 @@ def _content(node: RNode, modules: OrderedDict[str, nn.Module], num_classes: int
     return ("res", body, shortcut, after, keep_input, node.adds, drop)
 
 
-def _held_order(node: RNode) -> list[str]:
-    """The names of the modules `_content` makes for `node`, in the order the module holds
-    them: as written, where a Residual's `run:` runs them in another order."""
-    if isinstance(node, ResolvedLayer):
-        return [node.attr]
-    if isinstance(node, RSequence):
-        children = list(node.children)
-        if node.held:
-            rank = {name: i for i, name in enumerate(node.held)}
-            children.sort(key=lambda c: rank.get(_attr(c), 0))
-        names = []
-        for child in children:
-            inside = _inline(child) or isinstance(child, ResolvedLayer)
-            names += _held_order(child) if inside else [child.name]
-        return names
-    if isinstance(node, RParallel):
-        if node.flat:
-            return [name for b in node.branches for name in _held_order(b)]
-        return [b.name for b in node.branches]
-    names = _held_order(node.body) + (_held_order(node.drop) if node.drop else [])
-    names += [SHORTCUT] if node.shortcut is not None else []
-    return names + (_held_order(node.after) if node.after else [])
-
-
-def _attr(node: RNode) -> str:
-    return node.attr if isinstance(node, ResolvedLayer) else node.name
-
-
 def _build(node: RNode, num_classes: int) -> nn.Module:
     if isinstance(node, ResolvedLayer):
         return node.layer.build(node.in_shape, num_classes)
     if _needs_program(node):
         modules: OrderedDict[str, nn.Module] = OrderedDict()
         program = _content(node, modules, num_classes)
-        held = [name for name in _held_order(node) if name in modules]
-        modules = OrderedDict((name, modules[name]) for name in dict.fromkeys([*held, *modules]))
+        if node.held:  # the order torchvision registers them, not the order they run
+            order = [name for name in node.held if name in modules]  # `downsample` may be none
+            modules = OrderedDict(
+                (name, modules[name]) for name in dict.fromkeys([*order, *modules])
+            )
         default = {RSequence: "Sequential", RParallel: "Parallel", RResidual: "Residual"}
         return ProgramBlock(node.class_name or default[type(node)], modules, program)
     if isinstance(node, RSequence):

@@ -16,7 +16,7 @@ from archspec.params import mentioned_names
 STRUCTURES = ("Residual", "Parallel", "Sequential")  # kinds written in a spec; no block's name
 REQUIRED = "required"
 BODIES = ("layers", "Residual", "Parallel")  # what a block's body may be
-BLOCK_KEYS = ("params", "class", "counter")  # a block's keys besides its body
+BLOCK_KEYS = ("params", "class", "counter", "holds")  # a block's keys besides its body
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class BlockDef:
     # several classes are numbered together (EfficientNetV2's FusedMBConv and MBConv); else
     # its class's own count.
     counter: str = ""
+    # `holds:` its own children in the order the module holds them (tree.HELD), or None.
+    holds: Any = None
 
     @property
     def printed(self) -> str:
@@ -123,7 +125,14 @@ class _Reader:
             )
             counter = ""
         self.blocks[name] = BlockDef(
-            name, dict(params), body, definition[body], (*src, body), printed, counter
+            name,
+            dict(params),
+            body,
+            definition[body],
+            (*src, body),
+            printed,
+            counter,
+            definition.get("holds"),
         )
 
     def body_key(self, name: str, definition: Mapping, src: tuple) -> str | None:
@@ -135,8 +144,8 @@ class _Reader:
                 self.problem(
                     f"unknown key '{key}' in block {name}",
                     (*src, key),
-                    hint="a block has params, class, counter, and one of layers, Residual, "
-                    "Parallel",
+                    hint="a block has params, class, counter, holds, and one of layers, "
+                    "Residual, Parallel",
                 )
         if len(bodies) != 1:
             self.problem(

@@ -438,6 +438,9 @@ class ItemExpander(ExpandBase):
             node = self.structure(
                 block.kind, block.body, block.src, inner, name, label, block.printed
             )
+        if node is not None and block.holds is not None:
+            holds_src = (*block.src[:-1], "holds")
+            node = self.with_holds(node, block.holds, holds_src, inner)
         return replace(node, use=inner.use) if node is not None else None
 
     def bind(

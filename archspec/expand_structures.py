@@ -21,9 +21,7 @@ STRUCTURE_FIELDS = {  # what `archspec layers` says of them
     "    shortcut: default auto (identity, or a 1x1 conv when the shape changes), identity, "
     "identity_or_none (no sum when the shape changes), or layers\n"
     "    drop_path: optional, layers applied to the body's output only where it is summed "
-    "(stochastic depth)\n    after: optional, layers applied to the sum\n"
-    "    run: optional, the body's named layers in the order they run, where the module holds "
-    "them in the order written (Swin V2: norm1 after attn)",
+    "(stochastic depth)\n    after: optional, layers applied to the sum",
     "Parallel": "branches on the same input, merged\n    branches: required, two or more "
     "lists of layers, a mapping of named branches, or a list of mappings of named layers "
     "(and identity) that add no name level\n"
@@ -33,11 +31,15 @@ STRUCTURE_FIELDS = {  # what `archspec layers` says of them
     "    or {class: Name, layers: ...} to print it under a class name",
 }
 for _kind in ("Residual", "Parallel"):
-    STRUCTURE_FIELDS[_kind] += "\n    class: optional, the class name it prints under"
+    STRUCTURE_FIELDS[_kind] += (
+        "\n    class: optional, the class name it prints under\n    holds: optional, its own "
+        "children's names in the order the module holds them, where it runs them in another"
+    )
 MERGES = ("concat", "sum", "multiply")
 IDENTITY = "identity"  # a branch that passes its input on (DenseNet's, a gate's other side)
 SHORTCUTS = ("auto", "identity", "identity_or_none")
 CLASS = "class"  # the optional name a Residual, Parallel or Sequential prints under
+HOLDS = "holds"  # the order its module holds its children in, if not the order they run
 
 EXAMPLE = {
     "Residual": "e.g. Residual: {body: [...], shortcut: auto, after: [ReLU]}",
@@ -61,8 +63,8 @@ class StructureExpander(ExpandBase):
         if kind == "Sequential":
             return self.sequential(fields, src, scope, name, label, class_name)
         allowed = {
-            "Residual": ("body", "shortcut", "drop_path", "after", "run", CLASS),
-            "Parallel": ("branches", "merge", "split", CLASS),
+            "Residual": ("body", "shortcut", "drop_path", "after", CLASS, HOLDS),
+            "Parallel": ("branches", "merge", "split", CLASS, HOLDS),
         }[kind]
         if not isinstance(fields, Mapping):
             self.problem(
@@ -93,8 +95,12 @@ class StructureExpander(ExpandBase):
             if class_name is None:
                 return None
         if kind == "Residual":
-            return self.residual(fields, src, scope, name, label, class_name)
-        return self.parallel(fields, src, scope, name, label, class_name)
+            node = self.residual(fields, src, scope, name, label, class_name)
+        else:
+            node = self.parallel(fields, src, scope, name, label, class_name)
+        if node is not None and HOLDS in fields:
+            return self.with_holds(node, fields[HOLDS], (*src, HOLDS), scope)
+        return node
 
     def sequential(
         self,
@@ -108,10 +114,10 @@ class StructureExpander(ExpandBase):
         if not (isinstance(fields, Mapping) and CLASS in fields):
             return self.group(fields, src, scope, name, label, class_name)
         # {class: Fire, layers: ...}: a group printed under a class name, as a block is
-        extra = [k for k in fields if k not in (CLASS, "layers")]
+        extra = [k for k in fields if k not in (CLASS, "layers", HOLDS)]
         if extra or "layers" not in fields:
             self.problem(
-                "a Sequential with a class takes exactly class and layers"
+                "a Sequential with a class takes class, layers and holds"
                 + (f", not {', '.join(map(str, extra))}" if extra else ""),
                 src,
                 scope,
@@ -121,7 +127,36 @@ class StructureExpander(ExpandBase):
         class_name = class_name or self.class_of(fields, src, scope)
         if class_name is None:
             return None
-        return self.group(fields["layers"], (*src, "layers"), scope, name, label, class_name)
+        node = self.group(fields["layers"], (*src, "layers"), scope, name, label, class_name)
+        if node is not None and HOLDS in fields:
+            return self.with_holds(node, fields[HOLDS], (*src, HOLDS), scope)
+        return node
+
+    def with_holds(self, node: Node, holds: Any, src: tuple, scope: Scope) -> Node | None:
+        """`node` holding its own children in the order `holds` names them (tree.HELD)."""
+        names = list(dict.fromkeys(c.name for c in own_children(node)))
+        # a shortcut's `downsample` may be listed or not: `auto` may make none (unlisted, it
+        # comes last)
+        listed = [str(h) for h in holds] if isinstance(holds, list) else []
+        needed = sorted(n for n in names if n != SHORTCUT)
+        if not (
+            isinstance(holds, list)
+            and len(set(listed)) == len(listed)
+            and sorted(n for n in listed if n != SHORTCUT) == needed
+        ):
+            self.problem(
+                "holds must name the module's own children once each ("
+                + ", ".join(needed)
+                + ("; downsample optional" if SHORTCUT in names else "")
+                + "), "
+                f"in the order the module holds them; got {as_yaml(holds)}",
+                src,
+                scope,
+                hint="list them as torchvision's __init__ registers them, e.g. "
+                "holds: [norm1, attn, stochastic_depth, norm2, mlp]",
+            )
+            return None
+        return replace(node, held=tuple(listed))
 
     def class_of(self, fields: Mapping, src: tuple, scope: Scope) -> str | None:
         """The `class:` a structure prints under (a block's name, kept by `archspec expand`)."""
@@ -149,10 +184,6 @@ class StructureExpander(ExpandBase):
             self.problem("Residual needs a body", src, scope, hint=EXAMPLE["Residual"])
             return None
         body = self.group(fields["body"], (*src, "body"), scope, "body", label, role=RESIDUAL)
-        if body is not None and fields.get("run") is not None:
-            body = self.run_order(body, fields["run"], (*src, "run"), scope)
-            if body is None:
-                return None
         shortcut: Any = fields.get("shortcut", "auto")
         try:
             shortcut = substitute(shortcut, scope.params) if isinstance(shortcut, str) else shortcut
@@ -203,23 +234,6 @@ class StructureExpander(ExpandBase):
         if not self.own_names_unique(node, src, scope):
             return None
         return node
-
-    def run_order(self, body: Sequence, run: Any, src: tuple, scope: Scope) -> Sequence | None:
-        """The body with its children in the order `run` names them, holding the written
-        order (see Sequence.held)."""
-        names = [c.name for c in body.children]
-        if body.numbered or not (isinstance(run, list) and sorted(map(str, run)) == sorted(names)):
-            self.problem(
-                f"run must list the body's named layers once each ({', '.join(names)}), in "
-                f"the order they run; got {as_yaml(run)}",
-                src,
-                scope,
-                hint="name the body's layers (body: {norm1: ..., attn: ...}) and write e.g. "
-                "run: [attn, norm1]",
-            )
-            return None
-        by_name = {c.name: c for c in body.children}
-        return replace(body, children=tuple(by_name[str(n)] for n in run), held=tuple(names))
 
     def parallel(
         self,

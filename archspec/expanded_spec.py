@@ -95,14 +95,14 @@ class _Writer:
         if isinstance(node, ResolvedLayer):
             return self.layer(node)
         named = {"class": node.class_name} if getattr(node, "class_name", None) else {}
+        if getattr(node, "held", None):
+            named["holds"] = list(node.held)
         if isinstance(node, RSequence):
             if named:
                 return {"Sequential": {**named, "layers": self.group(node)}}
             return {"Sequential": self.group(node)}
         if isinstance(node, RResidual):
-            fields: dict[str, Any] = {**named, "body": self.group(_as_held(node.body))}
-            if node.body.held:
-                fields["run"] = [_name_of(c) for c in node.body.children]
+            fields: dict[str, Any] = {**named, "body": self.group(node.body)}
             if not node.adds:
                 fields["shortcut"] = "identity_or_none"  # and the shapes differ: no sum
             elif node.shortcut is None:
@@ -170,16 +170,3 @@ def _flow_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
 
 _Dumper.add_representer(_Flow, _flow)
 _Dumper.add_representer(list, _flow_list)
-
-
-def _name_of(node: RNode) -> str:
-    return node.attr if isinstance(node, ResolvedLayer) else node.name
-
-
-def _as_held(body: RSequence) -> RSequence:
-    """A body whose `run:` reorders it, in the order it was written (and is held)."""
-    if not body.held:
-        return body
-    rank = {name: i for i, name in enumerate(body.held)}
-    children = tuple(sorted(body.children, key=lambda c: rank[_name_of(c)]))
-    return RSequence(body.name, children, body.class_name, body.numbered, body.bare)

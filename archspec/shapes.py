@@ -89,6 +89,7 @@ class RResidual:
     inline: bool = False  # its layers are named in the enclosing module
     adds: bool = True  # False: identity_or_none met a changed shape, so there is no sum
     drop: RSequence | None = None  # applied to the body's output where it is summed
+    held: tuple[str, ...] | None = None  # the order the module holds its children (tree.HELD)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class RParallel:
     flat: bool = False  # the branches' layers are the Parallel's own children
     inline: bool = False
     split: bool = False  # each branch reads its share of the input's channels
+    held: tuple[str, ...] | None = None  # the order the module holds its children (tree.HELD)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class RSequence:
     class_name: str | None
     numbered: bool
     bare: bool = False  # a section that is its one layer
-    held: tuple[str, ...] | None = None  # the order the module holds its children (tree.py)
+    held: tuple[str, ...] | None = None  # the order the module holds its children (tree.HELD)
 
 
 RNode = Union[ResolvedLayer, RSequence, RResidual, RParallel]  # noqa: UP007
@@ -351,7 +353,16 @@ class _Resolver:
             if node.after is not None:
                 after, out = self.sequence(node.after, out, path)
             resolved = RResidual(
-                node.name, body, None, after, node.class_name, "", node.inline, False, drop
+                node.name,
+                body,
+                None,
+                after,
+                node.class_name,
+                "",
+                node.inline,
+                False,
+                drop,
+                node.held,
             )
             return resolved, out
         if node.shortcut == "auto":
@@ -389,7 +400,16 @@ class _Resolver:
         if node.after is not None:
             after, merged = self.sequence(node.after, merged, path)
         resolved = RResidual(
-            node.name, body, shortcut, after, node.class_name, auto or "", node.inline, True, drop
+            node.name,
+            body,
+            shortcut,
+            after,
+            node.class_name,
+            auto or "",
+            node.inline,
+            True,
+            drop,
+            node.held,
         )
         return resolved, merged
 
@@ -468,6 +488,7 @@ class _Resolver:
             node.flat,
             node.inline,
             node.split,
+            node.held,
         )
         return merged, _At(out, rf, jump)
 

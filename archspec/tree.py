@@ -15,6 +15,11 @@ from archspec.params import Deferred
 
 Path_ = tuple[object, ...]
 
+# HELD: a module's own children in the order it holds them (a block's or structure's `holds:`),
+# where that differs from the order they run, the order they are written in: torchvision's
+# __init__ registers Swin V2's norm1 before attn and runs attn first. The state_dict and the
+# printout follow the order held.
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -50,10 +55,7 @@ class Sequence:
     # itself, as torchvision's ResNet has `fc`, not `fc.0`.
     bare: bool = False
     use: tuple[str, int] | None = field(default=None, compare=False)  # the block use it is
-    # Named children that run in another order than the one they were written in (a
-    # Residual's `run:`): `children` are in the order they run, `held` is the written order,
-    # in which the module holds them, as torchvision's __init__ registers them.
-    held: tuple[str, ...] | None = None
+    held: tuple[str, ...] | None = None  # `holds:`, see HELD
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Residual:
     # shortcut (stochastic depth, as EfficientNet's MBConv applies it): out = drop(body(x)) + x.
     drop: Sequence | None = None
     use: tuple[str, int] | None = field(default=None, compare=False)  # the block use it is
+    held: tuple[str, ...] | None = None  # `holds:`, see HELD
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Parallel:
     # ShuffleNet v2's unit splits its input in two, rather than all of it.
     split: bool = False
     use: tuple[str, int] | None = field(default=None, compare=False)  # the block use it is
+    held: tuple[str, ...] | None = None  # `holds:`, see HELD
 
 
 Node = Union[Layer, Sequence, Residual, Parallel]  # noqa: UP007 (used at runtime)

@@ -291,21 +291,23 @@ def test_names_name_a_repeats_copies(pattern: str, names: list[str]) -> None:
 POST_NORM = """
 name: PostNorm
 input_shape: [4, 3, 3]
-sections:
-  block:
+blocks:
+  PostNormBlock:
+    holds: [norm, conv]
     Residual:
       body:
-        norm: BatchNorm2d
         conv: {Conv2d: {out_channels: 4, kernel_size: 1}}
-      run: [conv, norm]
+        norm: BatchNorm2d
       shortcut: identity
+sections:
+  block: PostNormBlock
   classifier:
     - Flatten
     - Linear: {out_features: num_classes}
 """
 
 
-def test_run_orders_how_a_body_runs_and_the_written_order_how_it_is_held() -> None:
+def test_holds_orders_how_a_module_holds_its_children_and_the_written_order_how_they_run():
     model = built(POST_NORM)
     block = model.block
     assert [name for name, _ in block.named_children()] == ["norm", "conv"]
@@ -317,14 +319,14 @@ def test_run_orders_how_a_body_runs_and_the_written_order_how_it_is_held() -> No
     assert [r.layer.kind() for r in resolved.layers[:2]] == ["Conv2d", "BatchNorm2d"]
 
 
-def test_expand_keeps_the_written_order_and_run() -> None:
+def test_expand_keeps_the_order_they_run_and_holds() -> None:
     from archspec.expanded_spec import expanded_data
     from archspec.spec import spec_from_data
 
     data = expanded_data(archspec.load_spec(spec(POST_NORM)), 4)
     residual = data["sections"]["block"]["Residual"]
-    assert list(residual["body"]) == ["norm", "conv"]
-    assert residual["run"] == ["conv", "norm"]
+    assert list(residual["body"]) == ["conv", "norm"]
+    assert residual["holds"] == ["norm", "conv"]
     again = archspec.build(spec_from_data(data), num_classes=4)
     assert list(again.state_dict()) == list(built(POST_NORM).state_dict())
 
@@ -431,11 +433,12 @@ MISTAKE_CASES = [
         "line 11: shortcut must be auto, identity, identity_or_none, or layers",
     ),
     mistake(
-        "run-that-is-not-the-body",
+        "holds-that-are-not-the-children",
         "    - Residual:\n        body: {conv: {Conv2d: {out_channels: 6, kernel_size: 1}}}\n"
-        "        run: [conv, relu]",
-        "line 13: run must list the body's named layers once each (conv), in the order they "
-        "run; got [conv, relu]",
+        "        holds: [conv, relu]",
+        "line 13: holds must name the module's own children once each (conv; downsample "
+        "optional), in the order "
+        "the module holds them; got [conv, relu]",
     ),
     mistake(
         "class-not-camel-case",
