@@ -6,6 +6,7 @@ the same outputs in eval mode and has the same StochasticDepth probabilities, in
 from __future__ import annotations
 
 import contextlib
+import difflib
 from collections.abc import Iterator
 
 import pytest
@@ -118,6 +119,37 @@ def test_same_state_dict_names_order_and_shapes(name: str) -> None:
     # and the count `archspec build` reports, from the shapes alone, is the model's
     resolved = archspec.validate_spec(name, num_classes=NUM_CLASSES)
     assert resolved.total_params == sum(p.numel() for p in expected.parameters())
+
+
+# Families whose torchvision forward() calls functions (F.relu, torch.flatten, channel_shuffle,
+# x.mean, x[:, 0]) that a spec writes as weightless modules: their printouts have those lines
+# more, and only those.
+FUNCTIONS_IN_FORWARD = (
+    "densenet", "googlenet", "inception", "mnasnet", "mobilenet_v2", "shufflenet",
+    "squeezenet", "vit_",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [p.stem for p in ZOO_SPECS])
+def test_prints_as_torchvision_does(name: str) -> None:
+    with torch.device("meta"):
+        printed = str(archspec.build(name, num_classes=NUM_CLASSES)).splitlines()
+        expected = str(reference(name)).splitlines()
+    if not name.startswith(FUNCTIONS_IN_FORWARD):
+        assert printed == expected
+        return
+    lines = list(difflib.ndiff(expected, printed))
+    assert [line for line in lines if line.startswith("- ")] == []
+    added = [line[2:] for line in lines if line.startswith("+ ")]
+    assert added and all(_weightless_line(line) for line in added), added
+
+
+def _weightless_line(line: str) -> bool:
+    """A printout line of a module without tensors, or of a container holding only such."""
+    kinds = ("ReLU(", "AdaptiveAvgPool2d(", "AvgPool2d(", "MaxPool2d(", "Flatten(",
+             "ChannelShuffle(", "Permute(",
+             "SelectToken(", "Sequential(", ")")  # fmt: skip
+    return line.strip().split(": ", 1)[-1].startswith(kinds)
 
 
 def _randomize_batch_norm(model: torch.nn.Module, generator: torch.Generator) -> None:
