@@ -1,6 +1,7 @@
 """The few PyTorch modules and tensors archspec writes itself, where torch and torchvision have
-none for what a layer kind does: self-attention called on one input, selecting a token, and
-the learnable tensors of layers/learned.py with the operation each applies."""
+none that runs on its input alone: self-attention called on one input, selecting a token,
+MaxViT's window partitions with their sizes kept, and the learnable tensors of
+layers/learned.py with the operation each applies."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torchvision.models import maxvit as _maxvit
 
 
 class SelfAttention(nn.MultiheadAttention):
@@ -62,3 +64,26 @@ APPLY: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "PositionEmbedding": lambda x, embedding: x + embedding,
     "LayerScale": lambda x, scale: scale * x,
 }
+
+
+class WindowPartition(_maxvit.WindowPartition):
+    """torchvision's WindowPartition with its partition size kept, so that it runs on x alone
+    (torchvision passes it in forward). Prints as torchvision's."""
+
+    def __init__(self, p: int):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x, self.p)
+
+
+class WindowDepartition(_maxvit.WindowDepartition):
+    """torchvision's WindowDepartition with its sizes kept (see WindowPartition)."""
+
+    def __init__(self, p: int, h_partitions: int, w_partitions: int):
+        super().__init__()
+        self.p, self.h_partitions, self.w_partitions = p, h_partitions, w_partitions
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x, self.p, self.h_partitions, self.w_partitions)

@@ -26,6 +26,7 @@ from archspec.layers.base import (
     SPATIAL_AXES,
     TOKEN_AXIS,
     TOKENS,
+    WINDOWS,
     laid,
     layout_of,
 )
@@ -641,7 +642,11 @@ def shape_names(shape: Shape) -> dict[str, int]:
 ACCEPTED = {
     "spatial": ((CHW,), "a (channels, height, width) input"),
     "flat": ((FLAT,), "a flat input"),
-    "last": ((HWC, TOKENS, FLAT), "its features on the last axis (HxWxC, NxD tokens or flat)"),
+    "last": (
+        (HWC, TOKENS, WINDOWS, FLAT),
+        "its features on the last axis (HxWxC, NxD tokens, GxPxC windows or flat)",
+    ),
+    "windows": ((WINDOWS,), "windows of positions (GxPxC, after a WindowPartition)"),
     "channels_last": ((HWC,), "a map with its channels last (HxWxC)"),
     "tokens": ((TOKENS,), "a sequence of tokens (NxD)"),
 }

@@ -284,6 +284,7 @@ def layers_command(args: argparse.Namespace) -> int:
             "last": "features last: (H, W, C), (N, D) or (F,)",
             "channels_last": "(H, W, C)",
             "tokens": "tokens (N, D)",
+            "windows": "windows (G, P, C)",
             "any": "any shape",
         }[schema.accepts]
         origin = KIND_ORIGINS[name]

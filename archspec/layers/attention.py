@@ -186,3 +186,51 @@ class PatchMergingV2(PatchMerging):
     def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
         positions = out[0] * out[1]
         return positions * 4 * shape[2] * 2 * shape[2] + 2 * 2 * shape[2]
+
+
+MAXVIT = "torchvision.models.maxvit"
+
+
+@register_layer
+class RelativePositionalMultiHeadAttention(LayerSpec):
+    """Self-attention within each of G windows of P positions (GxPxC), with a learnable
+    relative position bias per head (MaxViT's attention; torchvision's own module). Its heads
+    are feat_dim / head_dim; max_seq_len is the positions of a window."""
+
+    torch_class = "RelativePositionalMultiHeadAttention"
+    torch_module = MAXVIT
+    accepts = "windows"
+    in_size_field = "feat_dim"
+    weighted = True
+    example = {"head_dim": 2, "max_seq_len": 9}
+
+    feat_dim: PositiveInt | None = Field(None, description=INFERRED_SIZE)
+    head_dim: PositiveInt
+    max_seq_len: PositiveInt
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        _, positions, channels = shape
+        if channels % self.head_dim:
+            raise ShapeError(
+                f"heads of {self.head_dim} features do not divide the {channels} channels",
+                hint=f"make head_dim a divisor of {channels}",
+                field="head_dim",
+            )
+        if positions != self.max_seq_len or math.isqrt(positions) ** 2 != positions:
+            raise ShapeError(
+                f"max_seq_len is {self.max_seq_len} and the windows hold {positions} positions",
+                hint=f"max_seq_len: {positions} (the square of the partition size)",
+                field="max_seq_len",
+            )
+        return shape
+
+    def param_count(self, shape: Shape, num_classes: int) -> int:
+        channels, heads = shape[2], shape[2] // self.head_dim
+        side = math.isqrt(self.max_seq_len)
+        table = (2 * side - 1) ** 2 * heads
+        return 3 * channels * channels + 3 * channels + channels * channels + channels + table
+
+    def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
+        windows, positions, channels = shape
+        projections = 4 * channels * channels + 4 * channels
+        return windows * positions * projections + 2 * windows * positions * positions * channels

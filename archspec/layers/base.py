@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 Shape = tuple[int, ...]
 
 CHW, HWC, TOKENS, CHANNELS_BY_TOKENS, FLAT = "CxHxW", "HxWxC", "NxD", "DxN", "F"
+# MaxViT's partitions: G windows (or grid cells) of P positions of C channels each.
+WINDOWS = "GxPxC"
 _USUAL_LAYOUT = {3: CHW, 2: TOKENS, 1: FLAT}
 # Where each layout keeps its channels (or features) and its height and width.
-CHANNEL_AXIS = {CHW: 0, HWC: 2, TOKENS: 1, CHANNELS_BY_TOKENS: 0, FLAT: 0}
+CHANNEL_AXIS = {CHW: 0, HWC: 2, TOKENS: 1, CHANNELS_BY_TOKENS: 0, FLAT: 0, WINDOWS: 2}
 SPATIAL_AXES = {CHW: (1, 2), HWC: (0, 1)}
 TOKEN_AXIS = {TOKENS: 0, CHANNELS_BY_TOKENS: 1}
 
@@ -56,7 +58,11 @@ class ChannelsByTokens(Laid):
     layout = CHANNELS_BY_TOKENS
 
 
-_LAID = {HWC: ChannelsLast, CHANNELS_BY_TOKENS: ChannelsByTokens}
+class Windows(Laid):
+    layout = WINDOWS
+
+
+_LAID = {HWC: ChannelsLast, CHANNELS_BY_TOKENS: ChannelsByTokens, WINDOWS: Windows}
 
 
 def layout_of(shape: object) -> str:
@@ -151,8 +157,11 @@ class LayerSpec(BaseModel):
     # Whether the module holds tensors (weights or buffers): one without may be used twice.
     weighted: ClassVar[bool] = False
     # What input the layer needs: "spatial" (C, H, W), "flat" (F,), "last" (features on the
-    # last axis: HxWxC, NxD tokens or F), "channels_last" (H, W, C), "tokens" (N, D), or "any".
-    accepts: ClassVar[Literal["spatial", "flat", "last", "channels_last", "tokens", "any"]] = "any"
+    # last axis: HxWxC, NxD tokens, GxPxC windows or F), "channels_last" (H, W, C), "tokens"
+    # (N, D), "windows" (G, P, C), or "any".
+    accepts: ClassVar[
+        Literal["spatial", "flat", "last", "channels_last", "tokens", "windows", "any"]
+    ] = "any"
     # A kind that is a learnable tensor of its owner's, not a module (ViT's class_token): the
     # compiler registers it as a parameter under the layer's name and applies it (modules.py).
     parameter: ClassVar[bool] = False

@@ -10,8 +10,10 @@ from archspec.layers.base import (
     CHW,
     HWC,
     TOKENS,
+    WINDOWS,
     LayerSpec,
     NonNegativeInt,
+    PositiveInt,
     Shape,
     ShapeError,
     format_shape,
@@ -76,3 +78,75 @@ class SelectToken(LayerSpec):
                 field="index",
             )
         return (shape[1],)
+
+
+@register_layer
+class WindowPartition(LayerSpec):
+    """A CxHxW map cut into p x p windows: (H/p * W/p) windows of p*p positions of C channels,
+    GxPxC (MaxViT's partition_op; torchvision's module, given p here rather than in forward)."""
+
+    torch_class = "WindowPartition"
+    torch_module = "archspec.modules"
+    accepts = "spatial"
+    example = {"p": 1}  # tiles any map
+
+    p: PositiveInt
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        channels, height, width = shape
+        if height % self.p or width % self.p:
+            raise ShapeError(
+                f"windows of {self.p}x{self.p} do not tile the {height}x{width} map",
+                hint=f"make the map's height and width multiples of {self.p} (the input_shape)",
+                field="p",
+            )
+        return laid(((height // self.p) * (width // self.p), self.p * self.p, channels), WINDOWS)
+
+
+@register_layer
+class WindowDepartition(LayerSpec):
+    """Windows of p x p positions put back into a CxHxW map of h_partitions x w_partitions
+    windows (MaxViT's departition_op; torchvision's module, given its sizes here)."""
+
+    torch_class = "WindowDepartition"
+    torch_module = "archspec.modules"
+    accepts = "windows"
+    example = {"p": 3, "h_partitions": 3, "w_partitions": 3}
+
+    p: PositiveInt
+    h_partitions: PositiveInt
+    w_partitions: PositiveInt
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        windows, positions, channels = shape
+        if (windows, positions) != (self.h_partitions * self.w_partitions, self.p * self.p):
+            raise ShapeError(
+                f"{windows} windows of {positions} positions are not {self.h_partitions}x"
+                f"{self.w_partitions} windows of {self.p}x{self.p}",
+                hint="give the p and partitions of the WindowPartition this undoes",
+                field="p",
+            )
+        return (channels, self.h_partitions * self.p, self.w_partitions * self.p)
+
+
+@register_layer
+class SwapAxes(LayerSpec):
+    """Swaps the windows and the positions of GxPxC windows (a = -2, b = -3): each grid cell's
+    positions become a window (MaxViT's grid attention; torchvision's module)."""
+
+    torch_class = "SwapAxes"
+    torch_module = "torchvision.models.maxvit"
+    accepts = "windows"
+    example = {"a": -2, "b": -3}
+
+    a: StrictInt
+    b: StrictInt
+
+    def output_shape(self, shape: Shape, num_classes: int) -> Shape:
+        if {self.a, self.b} != {-2, -3}:
+            raise ShapeError(
+                f"SwapAxes {self.a}, {self.b} on {format_shape(shape)}",
+                hint="a: -2, b: -3 swaps the windows and their positions",
+                field="a",
+            )
+        return laid((shape[1], shape[0], shape[2]), WINDOWS)

@@ -15,7 +15,7 @@ import yaml
 
 from archspec.compiler import compile_spec
 from archspec.layers import LAYER_KINDS, NUM_CLASSES, LayerSpec
-from archspec.layers.base import HWC, channels_of, laid
+from archspec.layers.base import HWC, WINDOWS, channels_of, laid
 from archspec.shapes import resolve
 from archspec.spec import Spec, spec_from_data, spec_from_text
 
@@ -28,6 +28,7 @@ INPUT_FORMS = {
     "last": ("flat", "channels_last", "tokens"),
     "channels_last": ("channels_last",),
     "tokens": ("tokens",),
+    "windows": ("windows",),
     "any": ("spatial", "flat"),
 }
 # Fields torchvision takes as a list of two, which a spec may write as one int.
@@ -41,6 +42,10 @@ FORMS_OF = {"Permute": ("spatial",), "Flatten": ("spatial",)}
 TO_LAYOUT = {
     "channels_last": [{"Permute": {"dims": [0, 2, 3, 1]}}],  # (9, 11, 4)
     "tokens": [{"Flatten": {"start_dim": 2}}, {"Permute": {"dims": [0, 2, 1]}}],  # (99, 4)
+    "windows": [  # (9, 9, 4): 3x3 windows of a 9x9 map
+        {"AdaptiveAvgPool2d": {"output_size": 9}},
+        {"WindowPartition": {"p": 3}},
+    ],
 }
 # The shape of each learnable tensor for the input `shape` its layer gets, as torchvision
 # makes them (ViT's class_token and pos_embedding, ConvNeXt's layer_scale).
@@ -73,7 +78,11 @@ def probe_data(kind: str, form: str) -> tuple[dict[str, Any], tuple[int, ...]]:
         sections = {"probe": [layer]}
     elif form in TO_LAYOUT:
         c, h, w = SPATIAL
-        shape = laid((h, w, c), HWC) if form == "channels_last" else (h * w, c)
+        shape = {
+            "channels_last": laid((h, w, c), HWC),
+            "tokens": (h * w, c),
+            "windows": laid((9, 9, c), WINDOWS),
+        }[form]
         sections = {"layout": TO_LAYOUT[form], "probe": [layer]}
         return {"name": f"Probe{kind}", "input_shape": list(SPATIAL), "sections": sections}, shape
     elif schema.accepts in ("flat", "last"):  # the model flattens the input before this section

@@ -33,6 +33,7 @@ SMALLEST = (
     "efficientnet_v2_s",
     "googlenet",
     "inception_v3",
+    "maxvit_t",
     "mnasnet0_5",
     "mobilenet_v2",
     "mobilenet_v3_small",
@@ -54,7 +55,7 @@ SMALLEST = (
 # Outputs are compared at a smaller size than the specs' 224x224 (every family pools adaptively
 # before its classifier), which keeps the test fast and checks the same computation.
 CHECK_SIZE = 128
-INPUT_SIZE = {"inception_v3": 160, "vit_b_32": 224}  # a ViT's position embedding fixes its size
+INPUT_SIZE = {"inception_v3": 160, "vit_b_32": 224, "maxvit_t": 224}  # sizes the spec fixes
 
 
 def reference(name: str) -> torch.nn.Module:
@@ -97,7 +98,7 @@ BEYOND_CONVNETS = ("convnext_", "vit_", "swin_", "maxvit_")
 ZOO_BEYOND_CONVNETS = {  # those of them the zoo holds so far
     "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
     "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
-    "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b",
+    "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b", "maxvit_t",
 }  # fmt: skip
 
 
