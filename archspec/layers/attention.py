@@ -4,7 +4,7 @@ patch merging, with torchvision's module parameters (so that state dicts match b
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, StrictBool
 
@@ -147,13 +147,17 @@ class PatchMerging(LayerSpec):
         height, width, channels = shape
         return laid(((height + 1) // 2, (width + 1) // 2, 2 * channels), HWC)
 
+    # the LayerNorm's width, in input channels: V1 normalises the 4C concatenation, V2 the 2C
+    # reduction
+    norm_width: ClassVar[int] = 4
+
     def param_count(self, shape: Shape, num_classes: int) -> int:
         channels = shape[2]
-        return 4 * channels * 2 * channels + 2 * 4 * channels  # reduction, then its LayerNorm
+        return 4 * channels * 2 * channels + 2 * self.norm_width * channels  # reduction, norm
 
     def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
         positions = out[0] * out[1]
-        return positions * 4 * shape[2] * 2 * shape[2] + 2 * 4 * shape[2]
+        return positions * 4 * shape[2] * 2 * shape[2] + 2 * self.norm_width * shape[2]
 
 
 @register_layer
@@ -178,14 +182,7 @@ class PatchMergingV2(PatchMerging):
     own module)."""
 
     torch_class = "PatchMergingV2"
-
-    def param_count(self, shape: Shape, num_classes: int) -> int:
-        channels = shape[2]
-        return 4 * channels * 2 * channels + 2 * 2 * channels
-
-    def mult_adds(self, shape: Shape, out: Shape, num_classes: int) -> int:
-        positions = out[0] * out[1]
-        return positions * 4 * shape[2] * 2 * shape[2] + 2 * 2 * shape[2]
+    norm_width = 2
 
 
 MAXVIT = "torchvision.models.maxvit"
