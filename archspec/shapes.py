@@ -692,6 +692,7 @@ def _check_input(layer: LayerSpec, shape: Shape) -> None:
             "(- Permute: {dims: [0, 2, 3, 1]})",
         )
     raise ShapeError(
-        f"{kind} needs {wanted} but gets {format_shape(shape)} ({layout or f'{len(shape)}-d'})",
+        f"{kind} needs {wanted} but gets {format_shape(shape)}"
+        + ("" if layout not in (CHW, FLAT, "") else f" ({layout or f'{len(shape)}-d'})"),
         hint="a Permute or a Flatten changes the layout",
     )

@@ -224,6 +224,11 @@ MISTAKE_CASES = [
         "gets 8x4x4 (CxHxW)",
     ),
     mistake(
+        "attention-on-windows",
+        "    - WindowPartition: {p: 2}\n    - MultiheadAttention: {num_heads: 2}",
+        "MultiheadAttention needs a sequence of tokens (NxD) but gets 4x4x8 (GxPxC) (input",
+    ),
+    mistake(
         "select-beyond-the-sequence",
         TOKENS + "    - SelectToken: {index: 16}",
         "line 7, features[2] SelectToken-3.index: token 16 of a sequence of 16",
