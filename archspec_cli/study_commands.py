@@ -242,6 +242,8 @@ def visualize_command(args: argparse.Namespace) -> int:
             print(f"  {fig.path}")
     else:
         print(f"no filters to show: {result.checkpoint} has no Conv2d layer")
+    if result.without_figure is not None:
+        print(result.without_figure)
     if result.curves is not None:
         print(f"learning curves: {result.curves}")
     return 0

@@ -35,6 +35,7 @@ class MultiheadAttention(LayerSpec):
     accepts = "tokens"
     in_size_field = "embed_dim"
     weighted = True
+    attends = True
     example = {"num_heads": 2, "dropout": 0.1}
 
     embed_dim: PositiveInt | None = Field(None, description=INFERRED_SIZE)
@@ -76,6 +77,7 @@ class ShiftedWindowAttention(LayerSpec):
     accepts = "channels_last"
     in_size_field = "dim"
     weighted = True
+    attends = True
     example = {"window_size": 3, "shift_size": 1, "num_heads": 2}
 
     dim: PositiveInt | None = Field(None, description=INFERRED_SIZE)
@@ -199,6 +201,7 @@ class RelativePositionalMultiHeadAttention(LayerSpec):
     accepts = "windows"
     in_size_field = "feat_dim"
     weighted = True
+    attends = True
     example = {"head_dim": 2, "max_seq_len": 9}
 
     feat_dim: PositiveInt | None = Field(None, description=INFERRED_SIZE)

@@ -170,6 +170,8 @@ class LayerSpec(BaseModel):
     # A kind that changes the layout itself (Permute, Flatten): a section starting with it is
     # not flattened first.
     sets_layout: ClassVar[bool] = False
+    # An attention kind: CKA compares its output, averaged over the positions, beside the convs'.
+    attends: ClassVar[bool] = False
     # The keyword that takes the inferred input size, if the module has one.
     in_size_field: ClassVar[str | None] = None
     # Keyword arguments a test builds this kind with (tests run every registered kind).

@@ -58,10 +58,49 @@ class Comparison:
         """Only a category run against a domain run can speak to the study's claim."""
         return {self.a.task, self.b.task} == {"category", "domain"}
 
-    def _cka_cells(self, i: int) -> tuple[str, ...]:
+    def _cka_cells(self, i: int | None) -> tuple[str, ...]:
         if self.cka is None:
             return ()
+        if i is None:  # a conv the CKA did not measure (a run of another spec)
+            return ("", "")
         return (_f(self.cka.diagonal()[i]), _f(self.cka.base(i)))
+
+    def _filter_rows(self) -> list[tuple[str, ...]]:
+        """A row per conv layer, and with CKA a row per attention layer in its place in the
+        model, its filter columns empty: attention has no filters to compare one by one."""
+        by_layer = {
+            r.layer: (
+                r.layer,
+                r.kernels,
+                _f(r.similarity),
+                _f(r.baseline),
+                _f(r.a_to_start),
+                _f(r.b_to_start),
+                _f(r.changes),
+                _f(r.changes_baseline),
+                _f(r.a_moved),
+                _f(r.b_moved),
+            )
+            for r in self.layers
+        }
+        if self.cka is None:
+            return list(by_layer.values())
+        pooled = set(self.cka.pooled)
+        names = [r.layer for r in self.layers]
+        names += [n for n in self.cka.layers_a if n in pooled]  # then ordered as the model runs
+        order = {n: i for i, n in enumerate(self.cka.layers_a)}
+        names.sort(key=lambda n: order.get(n, -1))
+        empty = ("",) * 8
+        return [
+            (
+                *by_layer.get(n, (n, "no kernels (attention)", *empty)),
+                *self._cka_cells(self.cka.position(n)),
+            )
+            for n in names
+        ]
+
+    def _measured(self) -> str:
+        return "conv and attention" if self.cka is not None and self.cka.pooled else "conv"
 
     def table(self) -> str:
         a, b = self.a.label, self.b.label
@@ -89,22 +128,7 @@ class Comparison:
             f"{b} moved",
             *cka_header,
         )
-        rows = [
-            (
-                r.layer,
-                r.kernels,
-                _f(r.similarity),
-                _f(r.baseline),
-                _f(r.a_to_start),
-                _f(r.b_to_start),
-                _f(r.changes),
-                _f(r.changes_baseline),
-                _f(r.a_moved),
-                _f(r.b_moved),
-                *self._cka_cells(i),
-            )
-            for i, r in enumerate(self.layers)
-        ]
+        rows = self._filter_rows()
         lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
@@ -114,14 +138,15 @@ class Comparison:
         cka = ""
         if self.cka is not None:
             cka = (
-                f" *CKA*: linear CKA of the layers' activations on {self.cka.images} (1: the "
+                f" *CKA*: linear CKA of {self.cka.what_is_measured()} on {self.cka.images} (1: the "
                 "same features up to rotation and scale, 0: unrelated); *CKA baseline*: "
                 f"{a} against {self.cka.baseline}."
             )
         if not self.layers:
+            measured = self._measured()
             return (
                 "The runs are of different specs, so their filters are not compared; "
-                f"layers correspond by their order among the conv layers.{cka}"
+                f"layers correspond by their order among the {measured} layers.{cka}"
             )
         return (
             f"Mean cosine similarity of corresponding filters ({a} vs {b}: filter i of one "
@@ -165,8 +190,8 @@ class Comparison:
         if self.cka is not None:
             lines += [
                 "",
-                f"## Linear CKA, every conv layer of {self.a.label} against every one of "
-                f"{self.b.label}",
+                f"## Linear CKA, every {self._measured()} layer of {self.a.label} against every "
+                f"one of {self.b.label}",
                 "",
                 self.cka.table(self.a.label, self.b.label),
                 "",

@@ -5,23 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from archspec.text import layer_names
 from runner.compare.layer_comparison import MARGIN, LayerComparison
 from runner.compare.representation import CkaResult
 
 CLAIM = "the kernels are much different for the two sets"
-
-
-def layer_names(names: Iterable[str]) -> str:
-    """`Conv2d-1, Conv2d-4, Conv2d-7` -> `Conv2d-1, -4, -7`: each kind is named once in a row."""
-    parts, kind = [], None
-    for name in names:
-        prefix, dash, number = name.rpartition("-")
-        if dash and prefix == kind:
-            parts.append(f"-{number}")
-        else:
-            parts.append(name)
-            kind = prefix if dash else None
-    return ", ".join(parts)
 
 
 def span(values: Iterable[float | None]) -> str:
@@ -153,8 +141,9 @@ def cka_sentence(cka: CkaResult, a: str, b: str) -> str:
 def disagreements(layers: Sequence[LayerComparison], cka: CkaResult) -> str:
     """Where filter-by-filter similarity and CKA tell different stories."""
     differ = []
-    for i, row in enumerate(layers):
-        cka_verdict = cka.verdict(i)
+    for row in layers:
+        i = cka.position(row.layer)  # filter rows are convs only; CKA has attention layers too
+        cka_verdict = None if i is None else cka.verdict(i)
         if cka_verdict is None or (row.verdict() == "alike") == (cka_verdict == "alike"):
             continue
         if cka_verdict == "alike":
@@ -170,6 +159,8 @@ def disagreements(layers: Sequence[LayerComparison], cka: CkaResult) -> str:
                 "representations are no more alike than the baseline's"
             )
     if not differ:
+        if cka.pooled:  # attention layers have no filters to compare
+            return "The two measures agree at every conv layer"
         return "The two measures agree at every layer"
     return "The two measures disagree: " + "; ".join(differ)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from archspec.text import layer_names
 from runner.compare.layer_comparison import MARGIN
 
 
@@ -17,10 +18,27 @@ class CkaResult:
     images: str  # which images, in words
     baseline: str  # what the baseline is, in words (or why there is none)
     baseline_values: tuple[float, ...] | None = None  # A's layer i against the baseline's i
+    pooled: tuple[str, ...] = ()  # the layers measured by their output averaged over positions
 
     def diagonal(self) -> list[float]:
         """Corresponding layers: the i-th conv layer of A against the i-th of B."""
         return [self.values[i][i] for i in range(min(len(self.layers_a), len(self.layers_b)))]
+
+    def position(self, layer: str) -> int | None:
+        """Where A's layer `layer` is on the diagonal; None if it is not measured there."""
+        diagonal = self.layers_a[: len(self.diagonal())]
+        return diagonal.index(layer) if layer in diagonal else None
+
+    def what_is_measured(self) -> str:
+        """The sentence that says which output of each layer CKA compares."""
+        if not self.pooled:
+            return "each layer's whole output"
+        return (
+            "each conv layer's whole output map, and the output of each attention layer ("
+            + layer_names(self.pooled)
+            + ") averaged over its positions: one feature vector an image, whatever the "
+            "order of its tokens or windows"
+        )
 
     def base(self, i: int) -> float | None:
         return None if self.baseline_values is None else self.baseline_values[i]

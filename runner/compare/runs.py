@@ -13,6 +13,7 @@ from archspec.io import write_text_atomic
 from runner.compare.activations import Probe, cka_matrices, validation_images
 from runner.compare.comparison import Comparison, RunSide
 from runner.compare.layer_comparison import compare_layers
+from runner.compare.measured import measured_layers, pooled_names
 from runner.compare.representation import CkaResult
 from runner.training.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
 from runner.training.model import seeded_model
@@ -120,7 +121,7 @@ def _probe(ckpt: Checkpoint, model: torch.nn.Module | None = None) -> Probe:
     mean, std = run_normalization(ckpt.config, channels)
     return Probe(
         model or ckpt.build_model(),
-        conv_layers(ckpt),
+        measured_layers(ckpt.spec, len(ckpt.labels)),
         tuple(ckpt.spec.input_shape[1:]),
         channels,
         tuple(mean),
@@ -137,7 +138,8 @@ def measure_cka(
     data: Path | None = None,
     device: torch.device | None = None,
 ) -> CkaResult:
-    """Linear CKA between every conv layer of A and of B on A's validation images (or `data`'s),
+    """Linear CKA between every conv and attention layer of A and of B (measured.py) on A's
+    validation images (or `data`'s),
     and of each layer of A against the same layer of the baseline: the run `baseline` of A's
     spec when given, else A's own starting weights re-drawn from its seed."""
     if baseline is not None:
@@ -166,6 +168,7 @@ def measure_cka(
         chosen.what,
         what,
         base_diagonal,
+        pooled=pooled_names([*probe_a.layers, *probe_b.layers]),
     )
 
 
@@ -204,10 +207,11 @@ def compare_runs(
     check_limits(max_in, max_out)
     a, b = (load_checkpoint(find_checkpoint(Path(p))) for p in (run_a, run_b))
     for run, checkpoint in ((run_a, a), (run_b, b)):
-        if not conv_layers(checkpoint):
+        if not measured_layers(checkpoint.spec, len(checkpoint.labels)):
             raise UserError(
-                f"{run} ({checkpoint.spec.name}) has no Conv2d layer: compare looks at conv "
-                "filters and at what conv layers compute, so both runs need at least one"
+                f"{run} ({checkpoint.spec.name}) has no conv or attention layer: compare looks "
+                "at conv filters and at what conv and attention layers compute, so both runs "
+                "need at least one"
             )
     base = None if baseline is None else load_checkpoint(find_checkpoint(Path(baseline)))
     cka = measure_cka(a, b, baseline=base, images=images, data=data, device=device)

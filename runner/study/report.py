@@ -191,6 +191,9 @@ def spec_section(
         if confusion.is_file():
             lines += [f"![{run.name} confusion matrix]({_link(confusion, base)})", ""]
     lines += ["### Learned filters (best epoch)", "", filters_table(spec_runs, figures, base), ""]
+    without = figures[first.name].without_figure
+    if without is not None:
+        lines += [without, ""]
     if comparison is not None:
         c = comparison.comparison
         lines += [
@@ -214,7 +217,7 @@ def spec_section(
             "",
             c.reading(),
             "",
-            f"![{c.a.label} vs {c.b.label}: linear CKA of every conv layer pair]"
+            f"![{c.a.label} vs {c.b.label}: linear CKA of every layer pair]"
             f"({_link(comparison.heatmap, base)})",
             "",
             f"Side-by-side figures and the whole CKA matrix: [{_link(comparison.markdown, base)}]"

@@ -18,7 +18,7 @@ from runner.figures.figure import new_figure, save_figure
 from runner.training.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
 from runner.visualize.draw import draw_grid, draw_mosaic, grid_image, mosaic_image, panel_size
 from runner.visualize.grids import kernel_grid, rgb_mosaic
-from runner.visualize.layers import ConvLayer, conv_layers, select_layers
+from runner.visualize.layers import ConvLayer, conv_layers, select_layers, without_filters
 
 DEFAULT_MAX = 12  # 12 x 12 kernels per layer: readable at 100 dpi
 CURVES_FILE = "curves.png"
@@ -118,6 +118,7 @@ class VisualizeResult:
     checkpoint: Path
     figures: list[FilterFigure]
     curves: Path | None  # None: not a run directory, or no metrics.csv yet
+    without_figure: str | None = None  # which layers have no filter figure, and why
 
 
 def visualize_run(
@@ -138,4 +139,4 @@ def visualize_run(
     metrics = run_or_file / METRICS_FILE
     if run_or_file.is_dir() and metrics.is_file():
         curves = plot_curves(metrics, run_or_file / CURVES_FILE, figure_title(ckpt))
-    return VisualizeResult(path, figures, curves)
+    return VisualizeResult(path, figures, curves, without_filters(ckpt))

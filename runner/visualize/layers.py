@@ -9,6 +9,7 @@ import torch
 
 from archspec.errors import UserError
 from archspec.shapes import ResolvedLayer, resolve
+from archspec.text import layer_names, plural
 from runner.training.checkpoint import Checkpoint, CheckpointError
 
 CONV_KIND = "Conv2d"
@@ -63,6 +64,22 @@ def conv_layers(ckpt: Checkpoint) -> list[ConvLayer]:
             )
         layers.append(ConvLayer(r, weight.detach().float().cpu()))
     return layers
+
+
+def without_filters(ckpt: Checkpoint) -> str | None:
+    """The sentence that says which layers have no filter figure and why, or None if every
+    layer that shapes what the model sees is a conv. Attention layers mix positions by what
+    they hold, through projections of each position's features: no kernel lies over space."""
+    resolved = resolve(ckpt.spec, len(ckpt.labels))
+    attention = [r.name for r in resolved.layers if type(r.layer).attends]
+    if not attention:
+        return None
+    return (
+        f"Only conv layers have filters to draw. The {plural(len(attention), 'attention layer')} "
+        f"({layer_names(attention)}) weigh positions by what they hold and have no kernel over "
+        "space, so they have no filter figure; CKA compares them by their output averaged over "
+        "positions."
+    )
 
 
 def select_layers(layers: Sequence[ConvLayer], names: Sequence[str] | None) -> list[ConvLayer]:

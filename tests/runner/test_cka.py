@@ -14,6 +14,7 @@ from archspec.spec import spec_from_text
 from runner.compare import MinibatchCKA, filter_similarity, hsic1, linear_cka
 from runner.compare.activations import Probe, cka_matrices, validation_images
 from runner.compare.cka import gram
+from runner.compare.measured import MeasuredLayer, measured_layers
 from runner.data import normalize, write_synthetic
 from runner.training.checkpoint import load_checkpoint
 from runner.training.model import seeded_model
@@ -133,7 +134,7 @@ def permuted(model: torch.nn.Module) -> torch.nn.Module:
 def probe(model, tmp_path, name):
     spec = spec_from_text(SPEC)
     ckpt = load_checkpoint(write_checkpoint(tmp_path / f"{name}.pt", spec, "abc", model=model))
-    return Probe(model.eval(), conv_layers(ckpt), (16, 16)), conv_layers(ckpt)
+    return Probe(model.eval(), measured_layers(spec, 3), (16, 16)), conv_layers(ckpt)
 
 
 def test_permuted_filters_give_cka_one_at_every_layer_while_filter_cosine_drops(tmp_path, images):
@@ -188,11 +189,117 @@ def test_cka_hooks_each_conv_itself_in_bare_sections_and_inside_blocks():
     block: each conv is found by its own module name."""
     from archspec.compiler import compile_spec
     from archspec.shapes import resolve
-    from runner.compare.activations import conv_modules
-    from runner.visualize.layers import ConvLayer
+    from runner.compare.activations import layer_modules
 
-    resolved = resolve(spec_from_text(NESTED_SPEC), 3)
-    model = compile_spec(resolved)
-    layers = [ConvLayer(r, torch.zeros(1)) for r in resolved.layers if r.layer.kind() == "Conv2d"]
-    modules = conv_modules(model, layers)
-    assert modules == [model.stem, model.layer1[0].conv1]
+    spec = spec_from_text(NESTED_SPEC)
+    model = compile_spec(resolve(spec, 3))
+    layers = measured_layers(spec, 3)
+    assert [m.name for m in layers] == ["Conv2d-1", "Conv2d-2"]
+    assert layer_modules(model, layers) == [model.stem, model.layer1[0].conv1]
+
+
+# ---- token and attention layers -----------------------------------------------------------------
+
+VIT = """
+name: TinyViT
+input_shape: [3, 16, 16]
+sections:
+  conv_proj: {Conv2d: {out_channels: 8, kernel_size: 4, stride: 4}}
+  tokens:
+    - Flatten: {start_dim: 2}
+    - Permute: {dims: [0, 2, 1]}
+  class_token: ClassToken
+  encoder:
+    pos_embedding: PositionEmbedding
+    layer:
+      Residual:
+        body:
+          ln: LayerNorm
+          self_attention: {MultiheadAttention: {num_heads: 2}}
+        shortcut: identity
+  select: SelectToken
+  head: {Linear: {out_features: num_classes}}
+"""
+
+# A conv, window attention on the channels-last map (Swin's), and a conv again.
+WINDOWS = """
+name: TinyWindows
+input_shape: [3, 16, 16]
+sections:
+  stem: {Conv2d: {out_channels: 8, kernel_size: 4, stride: 2, padding: 1}}
+  to_last: {Permute: {dims: [0, 2, 3, 1]}}
+  attn: {ShiftedWindowAttention: {window_size: 4, shift_size: 2, num_heads: 2}}
+  to_first: {Permute: {dims: [0, 3, 1, 2]}}
+  conv: {Conv2d: {out_channels: 6, kernel_size: 3}}
+  head:
+    - Flatten
+    - Linear: {out_features: num_classes}
+"""
+
+
+def vit_attention_output(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """TinyViT's attention output, computed step by step as torchvision's ViT does."""
+    tokens = model.conv_proj(x).flatten(2).permute(0, 2, 1)
+    tokens = torch.cat([model.class_token.expand(len(x), -1, -1), tokens], dim=1)
+    tokens = tokens + model.encoder.pos_embedding
+    return model.encoder.layer.self_attention(model.encoder.layer.ln(tokens))
+
+
+def randomized(spec_text: str, seed: int) -> torch.nn.Module:
+    model = seeded_model(spec_from_text(spec_text), 3, seed).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # the learned tensors start at zeros (or a fixed table); make them matter
+        for name, p in model.named_parameters():
+            if "class_token" in name or "pos_embedding" in name or "bias_table" in name:
+                p.copy_(torch.randn(p.shape, generator=g))
+    return model
+
+
+def test_attention_layers_are_measured_by_their_output_averaged_over_the_tokens(images):
+    layers = measured_layers(spec_from_text(VIT), 3)
+    assert [(m.name, m.path, m.pooled) for m in layers] == [
+        ("Conv2d-1", "conv_proj", False),
+        ("MultiheadAttention-7", "encoder.layer.self_attention", True),
+    ]
+    model_a, model_b = randomized(VIT, 0), randomized(VIT, 1)
+    a, b = (Probe(m, layers, (16, 16)) for m in (model_a, model_b))
+    (matrix,) = cka_matrices(a, [b], images, batch=len(images.paths))
+    x = normalize(images.decoded((16, 16)))
+    with torch.no_grad():  # by hand: the conv's whole map, the attention's mean over 17 tokens
+        outs = [
+            (m.conv_proj(x), vit_attention_output(m, x).mean(dim=1)) for m in (model_a, model_b)
+        ]
+    expected = [[linear_cka(oa, ob) for ob in outs[1]] for oa in outs[0]]
+    assert np.allclose(matrix, expected, atol=1e-9)
+
+
+def test_window_attention_is_averaged_over_the_maps_height_and_width(images):
+    spec = spec_from_text(WINDOWS)
+    layers = measured_layers(spec, 3)
+    assert [(m.name, m.pooled) for m in layers] == [
+        ("Conv2d-1", False),
+        ("ShiftedWindowAttention-3", True),
+        ("Conv2d-5", False),
+    ]
+    model_a, model_b = randomized(WINDOWS, 0), randomized(WINDOWS, 1)
+    a, b = (Probe(m, layers, (16, 16)) for m in (model_a, model_b))
+    (matrix,) = cka_matrices(a, [b], images, batch=len(images.paths))
+    x = normalize(images.decoded((16, 16)))
+    with torch.no_grad():
+        outs = []
+        for m in (model_a, model_b):
+            stem = m.stem(x)
+            attended = m.attn(stem.permute(0, 2, 3, 1))  # (n, 8, 8, 8): H, W, C
+            outs.append((stem, attended.mean(dim=(1, 2)), m.conv(attended.permute(0, 3, 1, 2))))
+    expected = [[linear_cka(oa, ob) for ob in outs[1]] for oa in outs[0]]
+    assert np.allclose(matrix, expected, atol=1e-9)
+
+
+def test_an_average_over_positions_does_not_depend_on_their_order():
+    layer = MeasuredLayer("MultiheadAttention-3", "attn", 1)  # tokens: features on axis 1
+    out = torch.randn(6, 10, 4)
+    shuffled = out[:, torch.randperm(10)]
+    assert layer.features(out).shape == (6, 4)
+    assert torch.allclose(layer.features(out), layer.features(shuffled), atol=1e-6)
+    whole = MeasuredLayer("Conv2d-1", "conv", None)
+    assert whole.features(out).shape == (6, 40)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -59,10 +60,11 @@ def save_run(
     spec_name: str = "Tiny",
     change=None,
     holdout: str | None = None,
+    text: str = TINY,
 ) -> Path:
     """A run directory whose best.pt holds the seeded start, changed in place by `change(state)`;
     `seed=None` starts from seed 0 but records no seed."""
-    spec = spec_from_text(TINY.format(name=spec_name))
+    spec = spec_from_text(text.format(name=spec_name))
     labels = TASK_LABELS[task]
     model = seeded_model(spec, len(labels), 0 if seed is None else seed)
     if change is not None:
@@ -332,6 +334,60 @@ def test_the_reading_says_where_cka_and_the_filters_disagree():
     ) in text
 
 
+# A conv, window attention on the channels-last map, and a conv again: attention between convs.
+WINDOWS = """
+name: {name}
+input_shape: [3, 12, 12]
+sections:
+  stem: {{Conv2d: {{out_channels: 8, kernel_size: 3, padding: 1}}}}
+  to_last: {{Permute: {{dims: [0, 2, 3, 1]}}}}
+  attn: {{ShiftedWindowAttention: {{window_size: 4, shift_size: 2, num_heads: 2}}}}
+  to_first: {{Permute: {{dims: [0, 3, 1, 2]}}}}
+  conv: {{Conv2d: {{out_channels: 5, kernel_size: 3}}}}
+  classifier:
+    - Flatten
+    - Linear: {{out_features: num_classes}}
+"""
+
+
+def test_attention_layers_get_cka_rows_in_model_order_and_no_filter_figures(tmp_path):
+    def negate_stem(state):
+        state["stem.weight"].neg_()
+
+    run_a = save_run(tmp_path, "w-category", "category", text=WINDOWS, change=negate_stem)
+    run_b = save_run(tmp_path, "w-domain", "domain", text=WINDOWS)
+    result = compare_runs(run_a, run_b)
+    c = result.comparison
+    assert c.cka.layers_a == ("Conv2d-1", "ShiftedWindowAttention-3", "Conv2d-5")
+    assert c.cka.pooled == ("ShiftedWindowAttention-3", "ShiftedWindowAttention-3")
+    rows = [line.split(" | ") for line in c.table().splitlines()[2:]]
+    assert [r[0].strip("| ") for r in rows] == [*c.cka.layers_a]
+    attention = rows[1]
+    assert attention[1] == "no kernels (attention)" and attention[2:10] == [""] * 8
+    assert attention[10] == f"{c.cka.diagonal()[1]:.2f}"  # its own CKA, not a conv's
+    assert rows[2][1] == "5x8 kernels 3x3" and rows[2][10] == f"{c.cka.diagonal()[2]:.2f}"
+    assert "averaged over its positions" in c.legend()
+    assert "every conv and attention layer of category" in result.markdown.read_text()
+    figures = sorted(p.name for p in result.out.glob("conv2d-*.png"))
+    assert figures == ["conv2d-1-rgb.png", "conv2d-1.png", "conv2d-5.png"]
+
+
+def test_the_filters_and_cka_disagree_by_layer_name_not_by_position():
+    rows = (  # the convs, with filter numbers; CKA has an attention layer between them
+        LayerComparison("Conv2d-1", "", 0.90, 0.00),  # filters alike
+        LayerComparison("Conv2d-5", "", 0.02, 0.00),  # filters unrelated
+    )
+    names = ("Conv2d-1", "ShiftedWindowAttention-3", "Conv2d-5")
+    values = ((0.30, 0.1, 0.1), (0.1, 0.99, 0.1), (0.1, 0.1, 0.95))
+    cka = CkaResult(names, names, values, "56 images", "its own start", (0.60, 0.20, 0.50))
+    cka = dataclasses.replace(cka, pooled=("ShiftedWindowAttention-3",))
+    text = Comparison("W", side("category"), side("domain"), "", False, rows, cka).reading()
+    disagree = text.split("The two measures disagree: ")[1]
+    assert "at Conv2d-1 the two tasks moved the filters the same way, yet" in disagree
+    assert "at Conv2d-5 the filters are not alike filter for filter" in disagree
+    assert "ShiftedWindowAttention-3" not in disagree.split(".")[0]
+
+
 def test_the_claim_is_judged_only_for_a_category_run_against_a_domain_run():
     rows = (LayerComparison("Conv2d-1", "", 0.03, 0.01),)
     cka = cka_result([0.5], (0.9,))
@@ -400,7 +456,7 @@ def test_cli_compare_on_some_of_the_images(tmp_path, capsys):
         == 0
     )
     assert (
-        "CKA*: linear CKA of the layers' activations on 8 validation images of"
+        "CKA*: linear CKA of each layer's whole output on 8 validation images of"
         in (tmp_path / "o" / "comparison.md").read_text()
     )
     assert (tmp_path / "o" / "cka.png").stat().st_size > 1000
