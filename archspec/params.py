@@ -17,6 +17,9 @@ Some names are known only once shapes are inferred, so a field that uses them is
 `in_height`, `in_width`: a depthwise conv's `groups: $in_channels`), and the position of the
 block the layer is in among all uses of blocks printed under its class in the network
 (`block_index`, from 0, and `block_count`: a stochastic depth that grows along the network).
+Given as a block parameter (`h: $in_height`), such a name is of the block's input, and the
+block may compute with it (`${h // 7}`: MaxViT's partitions), but not mix it with its own
+layer's input.
 """
 
 from __future__ import annotations
@@ -77,10 +80,12 @@ class Deferred:
     anchor: tuple[str, int] | None = None
 
     def names(self) -> list[str]:
-        return [n for n in referenced_names(self.text) if n in DEFERRED_NAMES]
+        own = [n for n in referenced_names(self.text) if n in DEFERRED_NAMES]
+        return own + [n for _, v in self.bound if isinstance(v, Deferred) for n in v.names()]
 
     def evaluate(self, known: Mapping[str, Any]) -> Any:
-        return substitute(self.text, {**dict(self.bound), **known})
+        bound = {k: v.evaluate(known) if isinstance(v, Deferred) else v for k, v in self.bound}
+        return substitute(self.text, {**bound, **known})
 
     def __str__(self) -> str:
         return self.text
@@ -159,19 +164,25 @@ def _deferred(value: str, params: Mapping[str, Any]) -> Deferred | None:
     except ParamError:
         return None  # reported by the evaluation that follows
     later = [n for n in names if n in DEFERRED_NAMES and n not in params]
-    if not later:
-        return None
     bound = {n: params[n] for n in names if n in params}
-    for name, given in bound.items():
-        if isinstance(given, Deferred):
-            raise ParamError(
-                f"parameter '{name}' depends on the input shape ({given}), so it can only be "
-                "used whole, as its own field's value",
-                f"write the field as ${name}, or write the arithmetic into {name}'s value",
-            )
+    given = {n: v for n, v in bound.items() if isinstance(v, Deferred)}
+    if not later and (not given or WHOLE_NAME.match(value)):
+        return None  # nothing known later, or a given one used whole: it is its own value
+    # A parameter given as the input's shape at a block's use (`h: $in_height`) may take part
+    # in arithmetic (`${h // 7}`): the result is of that use's input too. Mixed with this
+    # layer's own input, or with another use's, it would mean two places at once.
+    anchors = {v.anchor for v in given.values()}
+    if given and (later or len(anchors) > 1 or None in anchors):
+        name, first = next(iter(given.items()))
+        raise ParamError(
+            f"parameter '{name}' depends on the input shape ({first}) where its block is used, "
+            "so it cannot be mixed with the shape here or with another block's",
+            f"write the field as ${name}, or write the arithmetic into {name}'s value",
+        )
     # every other name must be known now, and the arithmetic must parse: try it with 1s
-    substitute(value, {**params, **{n: 1 for n in later}}) if _safe_trial(value) else None
-    return Deferred(value, tuple(sorted(bound.items())))
+    trial = {**params, **{n: 1 for n in [*later, *given]}}
+    substitute(value, trial) if _safe_trial(value) else None
+    return Deferred(value, tuple(sorted(bound.items())), anchors.pop() if given else None)
 
 
 def _safe_trial(value: str) -> bool:

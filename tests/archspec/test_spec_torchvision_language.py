@@ -182,6 +182,41 @@ def test_in_channels_is_the_layers_input_or_at_a_use_the_blocks() -> None:
     ]
 
 
+AT_THE_USE = """
+name: AtTheUse
+input_shape: [3, 12, 12]
+blocks:
+  Pool:
+    params: {h: required}
+    layers:
+      - AvgPool2d: {kernel_size: "${h // 3}"}     # the height where the block was used, / 3
+  Unit:
+    params: {h: required}
+    layers:
+      - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1, stride: 2}
+      - Pool: {h: "${h // 2}"}                    # passed on: still the height at Unit's use
+sections:
+  features:
+    - Unit: {h: $in_height}
+  classifier:
+    - Flatten
+    - Linear: {out_features: num_classes}
+"""
+
+
+def test_a_shape_given_at_a_use_takes_part_in_arithmetic_inside_the_block() -> None:
+    model = built(AT_THE_USE)
+    (pool,) = [m for m in model.modules() if isinstance(m, torch.nn.AvgPool2d)]
+    assert pool.kernel_size == 12 // 2 // 3  # from the 12 entering Unit, not the conv's 6
+
+
+def test_a_shape_given_at_a_use_cannot_be_mixed_with_the_shape_here(cli, write_spec) -> None:
+    text = AT_THE_USE.replace('"${h // 3}"', '"${h // in_height}"')
+    result = cli("validate", write_spec(text))
+    assert result.code == EXIT_USER_ERROR and "Traceback" not in result.text
+    assert "line 7" in result.text and "cannot be mixed with the shape here" in result.text
+
+
 @pytest.mark.parametrize("divisor", [8, 4])
 def test_make_divisible_is_torchvisions(divisor: int) -> None:
     for channels in (16, 24, 32, 40, 80, 112, 192, 320, 1280):

@@ -199,6 +199,28 @@ def test_the_smallest_of_each_family_computes_what_torchvision_does(name: str) -
     assert difference <= 1e-4
 
 
+@pytest.mark.parametrize("size", [448, 672])
+def test_maxvit_computes_its_partitions_from_the_input_size_as_torchvision_does(size) -> None:
+    """At 224x224 the first block's map is 56x56: 8x8 windows of 7x7 positions, and a grid of
+    7x7 cells 8 positions apart. Larger inputs change both, as torchvision computes them."""
+    with torch.device("meta"):
+        expected = torchvision.models.maxvit_t(weights=None, input_size=(size, size))
+        model = archspec.build("maxvit_t", sets=[f"input_shape=[3, {size}, {size}]"])
+    theirs = [
+        (m.p, m.grid_size[0] // m.p, m.grid_size[1] // m.p)
+        for m in expected.modules()
+        if isinstance(m, torchvision.models.maxvit.PartitionAttentionLayer)
+    ]
+    ours = [
+        (m.p, m.h_partitions, m.w_partitions)
+        for m in model.modules()
+        if type(m).__name__ == "WindowDepartition"
+    ]
+    partitions = [m.p for m in model.modules() if type(m).__name__ == "WindowPartition"]
+    assert ours == theirs and partitions == [p for p, _, _ in theirs]
+    assert len(ours) == 2 * 11  # window and grid attention in each of the 11 layers
+
+
 # Grouped and depthwise convs, squeeze-and-excitation gates, channel splits: counted as torchinfo
 # counts them (it leaves out element-wise products, which `build` counts in the merges).
 MULT_ADD_CHECKS = ("resnext50_32x4d", "shufflenet_v2_x0_5", "mobilenet_v3_small", "efficientnet_b0")
