@@ -31,8 +31,9 @@ REPEAT = {
 
 
 def spec_json_schema() -> dict[str, Any]:
-    """Layers are checked field by field; inside blocks, where fields may be `$parameters`,
-    and in Residual/Parallel bodies, only the outline is (`archspec validate` checks all)."""
+    """Layers are checked field by field, a field given as an expression by its form only;
+    inside blocks and in Residual/Parallel bodies, only the outline is (`archspec validate`
+    checks all)."""
     layer_forms: list[Any] = []
     for name, schema in sorted(LAYER_KINDS.items()):
         wrapper = create_model(
@@ -67,6 +68,11 @@ def spec_json_schema() -> dict[str, Any]:
         ),
     )
     schema = document.model_json_schema()
+    for kind in LAYER_KINDS:  # a field may be computed once shapes are known
+        fields = schema["$defs"][kind].get("properties", {})
+        for key, field in fields.items():
+            kept = {k: field.pop(k) for k in ("title", "description", "default") if k in field}
+            fields[key] = {**kept, "anyOf": [field, EXPRESSION]}
     # A use of a block defined under `blocks:`: any class-style name that is not a layer kind.
     taken = "|".join(sorted([*LAYER_KINDS, *STRUCTURE_DOCS, "repeat", "first"]))
     block_use = {
@@ -98,6 +104,17 @@ def spec_json_schema() -> dict[str, Any]:
             {"type": "string", "pattern": f"^(?!(?:{taken})$)[A-Z][A-Za-z0-9_]*$", "title": "block"}
         )
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+# `groups: $in_channels`, `out_features: ${4 * in_channels}`: the language computes these from
+# the input's shape (and, in blocks, from the block's parameters); `archspec validate` checks
+# that the names exist and the result fits the field.
+EXPRESSION = {
+    "title": "expression",
+    "description": "$name or ${arithmetic}, computed when the shapes are known",
+    "type": "string",
+    "pattern": r"^\$(\{.*\}|[A-Za-z_][A-Za-z0-9_]*)$",
+}
 
 
 NAMED_PAIR = {

@@ -195,6 +195,16 @@ def test_schema_rejects_a_bad_layer(layer, schema_validator) -> None:
     assert not schema_validator.is_valid(data)
 
 
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("$in_channels", True), ("${in_channels * 2}", True), ("in_channels", False), ("8", False)],
+)
+def test_schema_takes_an_expression_for_a_field_outside_blocks(value, valid, schema_validator):
+    data = yaml.safe_load(ALEXNET.read_text(encoding="utf-8"))
+    data["sections"]["features"][0] = {"Conv2d": {"out_channels": value, "kernel_size": 3}}
+    assert schema_validator.is_valid(data) == valid
+
+
 def test_python_dash_m_archspec_builds(tmp_path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "archspec", "build", "architectures/tiny.yaml", "--task", "domain"],
