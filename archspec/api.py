@@ -76,10 +76,19 @@ def build(
 
     `num_classes` binds the spec's `num_classes` (default 1000, or the count of `task`). Under
     `with torch.device("meta"):`, or with `device="meta"`, no weight memory is allocated.
+    Weights that cannot fit in the device's free memory raise UserError before any is made (a
+    ViT's position embedding grows with the square of the input size).
     """
-    from archspec.compiler import compile_spec
+    import torch
 
-    return compile_spec(_resolved(spec, num_classes, task, sets), device=device)
+    from archspec.compiler import compile_spec
+    from archspec.memory import check_memory
+
+    resolved = _resolved(spec, num_classes, task, sets)
+    target = torch.device(device) if device is not None else torch.get_default_device()
+    if target.type != "meta":
+        check_memory(resolved, target, 0, training=False, what="build")
+    return compile_spec(resolved, device=device)
 
 
 def summarize(

@@ -34,9 +34,10 @@ class MemoryNeed:
             parts.append(f"gradients {format_bytes(self.gradients)}")
         if self.optimizer:
             parts.append(f"optimizer state {format_bytes(self.optimizer)}")
-        parts.append(
-            f"activations for a batch of {self.batch_size} {format_bytes(self.activations)}"
-        )
+        if self.batch_size:  # none when only the model is built
+            parts.append(
+                f"activations for a batch of {self.batch_size} {format_bytes(self.activations)}"
+            )
         return f"{format_bytes(self.total)} ({', '.join(parts)})"
 
 
@@ -99,7 +100,7 @@ def check_memory(
     if measured is None or need.total <= measured[0]:
         return need
     fixed = need.total - need.activations  # what no batch size can reduce
-    hint = "a smaller model" if fixed > measured[0] else "a smaller --batch-size"
+    hint = "a smaller model or input size" if fixed > measured[0] else "a smaller --batch-size"
     raise UserError(
         f"cannot {what} {resolved.spec.name} on {device}: it needs {need.describe()}, and this "
         f"machine has {measured[1]}. Use {hint} (see `archspec build` for the per-layer sizes), "

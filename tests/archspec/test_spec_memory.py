@@ -74,3 +74,23 @@ def test_on_cuda_the_free_gpu_memory_decides(monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (20 * 10**9, 24 * 10**9))
     with pytest.raises(UserError, match=r"this machine has 24.0 GB GPU memory, 20.0 GB free"):
         check_memory(resolved, torch.device("cuda", 0), 8, training=True)
+
+
+def test_the_python_build_refuses_weights_that_cannot_fit_but_builds_them_on_meta(
+    monkeypatch,
+) -> None:
+    import torch
+
+    import archspec
+
+    free = (100 * 10**9, "100.0 GB of memory available")
+    monkeypatch.setattr(archspec.memory, "available_memory", lambda device: free)
+
+    # A ViT's position embedding has a row per patch: 10^8 patches at 160000 x 160000 pixels.
+    sets = ["input_shape=[3, 160000, 160000]"]
+    with pytest.raises(UserError, match=r"build VisionTransformer on cpu: it needs 307.\d GB"):
+        archspec.build("vit_b_16", sets=sets)
+    model = archspec.build("vit_b_16", sets=sets, device="meta")
+    assert model.encoder.pos_embedding.shape == (1, 10**8 + 1, 768)
+    with torch.device("meta"):
+        assert archspec.build("vit_b_16", sets=sets).encoder.pos_embedding.is_meta
