@@ -55,4 +55,5 @@ def measured_layers(spec: Spec, num_classes: int) -> list[MeasuredLayer]:
 
 
 def pooled_names(layers: Sequence[MeasuredLayer]) -> tuple[str, ...]:
-    return tuple(m.name for m in layers if m.pooled)
+    """The averaged layers' names, each once (two runs of one spec share them)."""
+    return tuple(dict.fromkeys(m.name for m in layers if m.pooled))

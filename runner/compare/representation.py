@@ -30,14 +30,13 @@ class CkaResult:
         return diagonal.index(layer) if layer in diagonal else None
 
     def what_is_measured(self) -> str:
-        """The sentence that says which output of each layer CKA compares."""
+        """Which output of each layer CKA compares, for the legend."""
         if not self.pooled:
             return "each layer's whole output"
         return (
-            "each conv layer's whole output map, and the output of each attention layer ("
-            + layer_names(self.pooled)
-            + ") averaged over its positions: one feature vector an image, whatever the "
-            "order of its tokens or windows"
+            "each conv layer's whole output map and each attention layer's output averaged "
+            f"over its positions ({layer_names(self.pooled)}; the average does not depend on "
+            "the order of the tokens or windows)"
         )
 
     def base(self, i: int) -> float | None:

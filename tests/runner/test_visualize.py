@@ -271,3 +271,33 @@ def test_plot_confusion_writes_a_png(tmp_path):
     out = plot_confusion([0, 1, 2, 2], [0, 2, 2, 1], ["a", "b", "c"], tmp_path / "c.png", "T")
     width, height = png_size(out)
     assert math.isclose(width / height, 1.0, rel_tol=0.4)
+
+
+TOKENS_SPEC = """
+name: TinyViT
+input_shape: [3, 16, 16]
+sections:
+  conv_proj: {Conv2d: {out_channels: 8, kernel_size: 4, stride: 4}}
+  tokens:
+    - Flatten: {start_dim: 2}
+    - Permute: {dims: [0, 2, 1]}
+  class_token: ClassToken
+  encoder:
+    - MultiheadAttention: {num_heads: 2}
+    - MultiheadAttention: {num_heads: 2}
+  select: SelectToken
+  head: {Linear: {out_features: num_classes}}
+"""
+
+
+def test_a_vit_shows_its_patch_embedding_and_says_why_attention_has_no_figure(
+    tmp_path, capsys
+) -> None:
+    spec = spec_from_text(TOKENS_SPEC)
+    checkpoint = write_checkpoint(tmp_path / "run" / "best.pt", spec, ["a", "b"])
+    assert main(["visualize", str(checkpoint.parent)]) == 0
+    out = capsys.readouterr().out
+    written = sorted(p.name for p in (tmp_path / "run" / "filters").iterdir())
+    assert written == ["conv2d-1-rgb.png", "conv2d-1.png"]  # the patch embedding, 8 of 4x4
+    assert "The 2 attention layers (MultiheadAttention-5, -6)" in out
+    assert "have no filter figure" in out
