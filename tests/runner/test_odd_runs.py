@@ -76,7 +76,7 @@ def test_compare_needs_conv_layers_in_both_runs(synthetic, tmp_path, capsys):
     code = main(["compare", str(runs / "small-domain"), str(runs / "flat-domain")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert "flat-domain" in err and "no Conv2d layer" in err
+    assert "flat-domain" in err and "has no conv or attention layer" in err
 
 
 def test_visualize_says_when_a_run_has_no_filters(synthetic, tmp_path, capsys):
