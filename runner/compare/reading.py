@@ -171,14 +171,13 @@ def cka_claim(cka: CkaResult, alone: bool = False) -> str:
     for i, name in enumerate(cka.layers_a[: len(cka.diagonal())]):
         groups.setdefault(cka.verdict(i), []).append(name)
     claims = []
-    if groups.get("apart"):
-        claims.append(f"supported for {', '.join(groups['apart'])} (less alike than the baseline)")
-    if groups.get("baseline"):
-        claims.append(f"undecided for {', '.join(groups['baseline'])} (as alike as the baseline)")
-    if groups.get("alike"):
-        claims.append(
-            f"contradicted for {', '.join(groups['alike'])} (more alike than the baseline)"
-        )
+    for group, said in (
+        ("apart", "supported for {} (less alike than the baseline)"),
+        ("baseline", "undecided for {} (as alike as the baseline)"),
+        ("alike", "contradicted for {} (more alike than the baseline)"),
+    ):
+        if groups.get(group):
+            claims.append(said.format(layer_names(groups[group])))
     verdict = "; ".join(claims) if claims else "no verdict (no baseline)"
     return (
         f'On the study\'s conclusion that "{CLAIM}", by CKA: {verdict}'
