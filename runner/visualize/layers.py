@@ -9,7 +9,7 @@ import torch
 
 from archspec.errors import UserError
 from archspec.shapes import ResolvedLayer, resolve
-from archspec.text import layer_names, plural
+from archspec.text import layer_names
 from runner.training.checkpoint import Checkpoint, CheckpointError
 
 CONV_KIND = "Conv2d"
@@ -74,11 +74,18 @@ def without_filters(ckpt: Checkpoint) -> str | None:
     attention = [r.name for r in resolved.layers if type(r.layer).attends]
     if not attention:
         return None
+    if len(attention) == 1:
+        what = f"The attention layer {attention[0]} weighs positions by what they hold and has"
+        it = "it has no filter figure; CKA compares it by its"
+    else:
+        what = (
+            f"The {len(attention)} attention layers ({layer_names(attention)}) weigh positions "
+            "by what they hold and have"
+        )
+        it = "they have no filter figure; CKA compares them by their"
     return (
-        f"Only conv layers have filters to draw. The {plural(len(attention), 'attention layer')} "
-        f"({layer_names(attention)}) weigh positions by what they hold and have no kernel over "
-        "space, so they have no filter figure; CKA compares them by their output averaged over "
-        "positions."
+        f"Only conv layers have filters to draw. {what} no kernel over space, so {it} output "
+        "averaged over positions."
     )
 
 

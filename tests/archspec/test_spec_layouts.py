@@ -13,6 +13,7 @@ import yaml
 
 import archspec
 from archspec.layers.base import HWC, format_shape, laid
+from tests.specs import TINY_VIT as VIT
 
 EXIT_USER_ERROR = 2
 
@@ -63,28 +64,6 @@ def test_a_linear_per_position_counts_its_weights_once_per_position() -> None:
     linear = resolved.layers[2]
     assert linear.params == 8 * 12 + 12
     assert linear.mult_adds == (8 * 12 + 12) * 5 * 6
-
-
-VIT = """
-name: TinyViT
-input_shape: [3, 16, 16]
-sections:
-  conv_proj: {Conv2d: {out_channels: 8, kernel_size: 4, stride: 4}}
-  tokens:
-    - Flatten: {start_dim: 2}
-    - Permute: {dims: [0, 2, 1]}
-  class_token: ClassToken
-  encoder:
-    pos_embedding: PositionEmbedding
-    layer:
-      Residual:
-        body:
-          ln: LayerNorm
-          self_attention: {MultiheadAttention: {num_heads: 2}}
-        shortcut: identity
-  select: SelectToken
-  head: {Linear: {out_features: num_classes}}
-"""
 
 
 def test_tokens_class_token_position_embedding_and_attention_compute_what_vit_does() -> None:

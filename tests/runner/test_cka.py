@@ -20,6 +20,7 @@ from runner.training.checkpoint import load_checkpoint
 from runner.training.model import seeded_model
 from runner.visualize.layers import conv_layers
 from tests.runner.helpers import write_checkpoint
+from tests.specs import TINY_VIT as VIT
 
 SPEC = """
 name: Permutable
@@ -199,27 +200,6 @@ def test_cka_hooks_each_conv_itself_in_bare_sections_and_inside_blocks():
 
 
 # ---- token and attention layers -----------------------------------------------------------------
-
-VIT = """
-name: TinyViT
-input_shape: [3, 16, 16]
-sections:
-  conv_proj: {Conv2d: {out_channels: 8, kernel_size: 4, stride: 4}}
-  tokens:
-    - Flatten: {start_dim: 2}
-    - Permute: {dims: [0, 2, 1]}
-  class_token: ClassToken
-  encoder:
-    pos_embedding: PositionEmbedding
-    layer:
-      Residual:
-        body:
-          ln: LayerNorm
-          self_attention: {MultiheadAttention: {num_heads: 2}}
-        shortcut: identity
-  select: SelectToken
-  head: {Linear: {out_features: num_classes}}
-"""
 
 # A conv, window attention on the channels-last map (Swin's), and a conv again.
 WINDOWS = """

@@ -24,6 +24,7 @@ from runner.visualize import (
     visualize_run,
 )
 from tests.runner.helpers import write_checkpoint
+from tests.specs import TINY_VIT
 
 # The plain stacks, whose conv layers expected_convs can read off the YAML text (blocks: see
 # tests/archspec/test_spec_block_weights.py).
@@ -273,31 +274,14 @@ def test_plot_confusion_writes_a_png(tmp_path):
     assert math.isclose(width / height, 1.0, rel_tol=0.4)
 
 
-TOKENS_SPEC = """
-name: TinyViT
-input_shape: [3, 16, 16]
-sections:
-  conv_proj: {Conv2d: {out_channels: 8, kernel_size: 4, stride: 4}}
-  tokens:
-    - Flatten: {start_dim: 2}
-    - Permute: {dims: [0, 2, 1]}
-  class_token: ClassToken
-  encoder:
-    - MultiheadAttention: {num_heads: 2}
-    - MultiheadAttention: {num_heads: 2}
-  select: SelectToken
-  head: {Linear: {out_features: num_classes}}
-"""
-
-
 def test_a_vit_shows_its_patch_embedding_and_says_why_attention_has_no_figure(
     tmp_path, capsys
 ) -> None:
-    spec = spec_from_text(TOKENS_SPEC)
+    spec = spec_from_text(TINY_VIT)
     checkpoint = write_checkpoint(tmp_path / "run" / "best.pt", spec, ["a", "b"])
     assert main(["visualize", str(checkpoint.parent)]) == 0
     out = capsys.readouterr().out
     written = sorted(p.name for p in (tmp_path / "run" / "filters").iterdir())
     assert written == ["conv2d-1-rgb.png", "conv2d-1.png"]  # the patch embedding, 8 of 4x4
-    assert "The 2 attention layers (MultiheadAttention-5, -6)" in out
-    assert "have no filter figure" in out
+    assert "The attention layer MultiheadAttention-7 weighs positions" in out
+    assert "so it has no filter figure" in out
