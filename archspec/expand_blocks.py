@@ -3,6 +3,7 @@ body, kept as a `BlockDef` for the uses to expand (expand_items.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,7 @@ class _Reader:
                 hint="e.g. params: {planes: required, stride: 1}",
             )
             return
-        used = set(mentioned_names(definition[body]))
+        used = set(mentioned_names(definition[body])) | set(in_name_templates(definition[body]))
         for key in params:
             if key not in used:
                 # a value given for it at a use would be silently ignored
@@ -164,3 +165,16 @@ def read_blocks(raw: Any, doc: Document, problems: list[Problem]) -> dict[str, B
     reader = _Reader(doc, problems)
     reader.read_blocks(raw)
     return reader.blocks
+
+
+def in_name_templates(value: Any) -> list[str]:
+    """The parameters that `names:` templates write in (`block{stage}-{i}`: stage)."""
+    if isinstance(value, list):
+        return [name for v in value for name in in_name_templates(v)]
+    if not isinstance(value, Mapping):
+        return []
+    found = [name for v in value.values() for name in in_name_templates(v)]
+    template = value.get("names")
+    if isinstance(template, str):
+        found += re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", template)
+    return found

@@ -12,13 +12,14 @@ from archspec.expand_base import ExpandBase, Scope, closest, name_refusal
 from archspec.expand_blocks import REQUIRED, STRUCTURES, BlockDef
 from archspec.layers import LAYER_KINDS, suggest_kind
 from archspec.layers.reserved import LAYER
-from archspec.params import Deferred, ParamError, referenced_names, substitute
+from archspec.params import Deferred, ParamError, is_reference, referenced_names, substitute
 from archspec.tree import Layer, Node, Sequence
 from archspec.validate import as_yaml, validate_fields
 
 ITEM_OPTIONS = ("repeat", "first", "names")
 # `names: denselayer{n}` names a repeat's copies ({i} counts from 0, {n} from 1), as torchvision
-# names DenseNet's layers and RegNet's blocks (`block1-{i}`): a name may then hold a hyphen.
+# names DenseNet's layers and RegNet's blocks (`block1-{i}`): a name may then hold a hyphen. In a
+# block, `{stage}` is its parameter's value (`block{stage}-{i}`).
 NAME_TEMPLATE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Keys of a mapping of named layers that write a structure adding no name level (Fire's
 # expand1x1 and expand3x3 beside squeeze): its layers become the mapping's own children.
@@ -163,7 +164,7 @@ class ItemExpander(ExpandBase):
             first = item.get("first")
             if "first" in item and not self.first_applies(item, src, scope):
                 return None
-            template = item.get("names")
+            template = with_params(item.get("names"), scope.params)
             item = {k: v for k, v in item.items() if k not in ITEM_OPTIONS}
             if count is None:
                 return None
@@ -253,11 +254,14 @@ class ItemExpander(ExpandBase):
         return True
 
     def repeat_count(self, value: Any, src: tuple, scope: Scope) -> int | None:
+        computed = is_reference(value)
         try:
             value = substitute(value, scope.params)
         except ParamError as e:
             self.problem(f"repeat: {e}", src, scope, hint=e.hint)
             return None
+        if computed and value == 0 and not isinstance(value, bool):
+            return 0  # a computed count may be none (a RegNet stage of one block has no others)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem(
                 f"repeat must be a positive integer, got {as_yaml(value)}",
@@ -489,3 +493,18 @@ class ItemExpander(ExpandBase):
         if not ok:
             return None
         return params, param_src
+
+
+def with_params(template: Any, params: Mapping[str, Any]) -> Any:
+    """`block{stage}-{i}` with the block parameter `stage` written in; {i} and {n} stay."""
+    if not isinstance(template, str):
+        return template
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        given = params.get(name)
+        if name in ("i", "n") or isinstance(given, bool) or not isinstance(given, int | str):
+            return match.group(0)
+        return str(given)
+
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value, template)

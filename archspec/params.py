@@ -10,7 +10,8 @@ The arithmetic is a closed grammar read by a small recursive-descent parser, nev
 Names are the block's parameters; numbers are integers or decimals. `/` gives an integer when
 the division is exact, so `${channels / 4}` can fill an integer field. The functions are the
 ones papers compute widths and depths with: make_divisible (torchvision's _make_divisible),
-ceil, floor, round, int, min and max.
+ceil, floor, round, int, min and max, and RegNet's regnet_width and regnet_depth
+(regnet_widths.py).
 
 Some names are known only once shapes are inferred, so a field that uses them is evaluated then
 (a `Deferred` value): the channels, height and width entering the layer (`in_channels`,
@@ -31,6 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archspec.regnet_widths import regnet_depth, regnet_width
+
 WHOLE_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 WHOLE_EXPR = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 NAME = re.compile(r"(?<![0-9.])[A-Za-z_][A-Za-z0-9_]*")
@@ -41,7 +44,8 @@ MAX_MAGNITUDE = 2**63  # results beyond 64 bits are refused, not carried along a
 
 GRAMMAR = (
     "numbers, parameter names, + - * / // % , parentheses and the functions make_divisible, "
-    "ceil, floor, round, int, min, max, e.g. ${make_divisible(planes * 1.5, 8)}"
+    "ceil, floor, round, int, min, max, regnet_width, regnet_depth, e.g. "
+    "${make_divisible(planes * 1.5, 8)}"
 )
 SHAPE_NAMES = ("in_channels", "in_height", "in_width", "in_tokens")  # of the layer's input
 POSITION_NAMES = ("block_index", "block_count")  # of the enclosing block, network-wide
@@ -65,6 +69,9 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {  # name -> (f, lea
     "int": (int, 1, 1),
     "min": (min, 2, 8),
     "max": (max, 2, 8),
+    # RegNet's stages from its parameters: (stage, stages, depth, w_0, w_a, w_m[, group_width])
+    "regnet_width": (regnet_width, 7, 7),
+    "regnet_depth": (regnet_depth, 6, 6),
 }
 
 
@@ -330,7 +337,11 @@ class _Parser:
                 f"{name} takes {count} arguments, got {len(args)}",
                 "e.g. make_divisible(channels * 0.75, 8), ceil(depth * 1.2), max(1, c // 4)",
             )
-        return _checked(function(*args))
+        try:
+            return _checked(function(*args))
+        except (ValueError, OverflowError, TypeError) as e:  # e.g. no RegNet has these numbers
+            hint = getattr(e, "hint", f"give {name} values it accepts")
+            raise ParamError(f"{name}: {e}", hint) from None
 
 
 def _checked(value: int | float) -> int | float:

@@ -6,6 +6,7 @@ a located message and exit code 2."""
 
 from __future__ import annotations
 
+import random
 import textwrap
 
 import pytest
@@ -215,6 +216,73 @@ def test_a_shape_given_at_a_use_cannot_be_mixed_with_the_shape_here(cli, write_s
     result = cli("validate", write_spec(text))
     assert result.code == EXIT_USER_ERROR and "Traceback" not in result.text
     assert "line 7" in result.text and "cannot be mixed with the shape here" in result.text
+
+
+def test_regnets_widths_and_depths_are_torchvisions_for_any_settings() -> None:
+    from torchvision.models.regnet import BlockParams
+
+    from archspec.regnet_widths import regnet_depth, regnet_width
+
+    generator = random.Random(0)
+    for _ in range(300):
+        depth, w_0 = generator.randint(4, 40), 8 * generator.randint(1, 60)
+        w_a, w_m = round(generator.uniform(0, 200), 2), round(generator.uniform(1.05, 3.5), 2)
+        group = generator.choice([8, 16, 24, 48, 128])
+        expected = BlockParams.from_init_params(depth, w_0, w_a, w_m, group)
+        stages = len(expected.widths)
+        settings = (stages, depth, w_0, w_a, w_m)
+        widths = [regnet_width(s, *settings, group) for s in range(1, stages + 1)]
+        assert widths == expected.widths, (depth, w_0, w_a, w_m, group)
+        assert [regnet_depth(s, *settings) for s in range(1, stages + 1)] == expected.depths
+        assert [min(group, w) for w in widths] == expected.group_widths
+
+
+STAGES = """
+name: Stages
+input_shape: [3, 8, 8]
+blocks:
+  Stage:
+    params: {stage: required, depth: required}
+    layers:
+      - Conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+        names: conv{stage}-0
+      - ReLU: {}
+        repeat: ${depth - 1}                      # none for a stage of depth 1
+        names: relu{stage}-{n}
+sections:
+  features:
+    s1: {Stage: {stage: 1, depth: 1}}
+    s2: {Stage: {stage: 2, depth: 3}}
+  classifier:
+    - Flatten
+    - Linear: {out_features: num_classes}
+"""
+
+
+def test_names_write_in_a_blocks_parameter_and_a_computed_repeat_may_be_none() -> None:
+    model = built(STAGES)
+    assert [name for name, _ in model.features.s1.named_children()] == ["conv1-0"]
+    assert [name for name, _ in model.features.s2.named_children()] == [
+        "conv2-0",
+        "relu2-1",
+        "relu2-2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "fragments"),
+    [
+        ("depth=40", ("give 5 stages, and the spec writes 4", "fix: choose numbers that give 4")),
+        ("w_m=0.5", ("w_m = 0.5 make no RegNet: it needs w_a >= 0, w_m > 1", "RegNetX-400MF")),
+        ("w_0=20", ("w_0 = 20", "w_0 a positive multiple of 8")),
+    ],
+)
+def test_settings_that_make_no_regnet_are_located_and_exit_2(setting, fragments, cli) -> None:
+    result = cli("validate", "regnet_x_400mf", "--set", f"trunk_output.Trunk.{setting}")
+    assert result.code == EXIT_USER_ERROR and "Traceback" not in result.text
+    assert "regnet_width:" in result.text and "(in trunk_output Trunk used on line" in result.text
+    for fragment in fragments:
+        assert fragment in result.text, result.text
 
 
 @pytest.mark.parametrize("divisor", [8, 4])
