@@ -50,8 +50,9 @@ class Comparison:
     b: RunSide
     start: str  # one sentence on the starting weights
     shared_start: bool
-    layers: tuple[LayerComparison, ...]  # empty for runs of different specs
+    layers: tuple[LayerComparison, ...]  # empty for runs of different specs, or without convs
     cka: CkaResult | None = None
+    same_spec: bool = True  # False: the filters do not correspond, only CKA compares
 
     @property
     def category_vs_domain(self) -> bool:
@@ -105,7 +106,7 @@ class Comparison:
     def table(self) -> str:
         a, b = self.a.label, self.b.label
         cka_header = ("CKA", "CKA baseline") if self.cka is not None else ()
-        if not self.layers and self.cka is not None:  # different specs: CKA only
+        if not self.same_spec and self.cka is not None:  # different specs: CKA only
             header = (f"{a} layer", f"{b} layer", *cka_header)
             rows = [
                 (la, lb, *self._cka_cells(i))
@@ -142,7 +143,7 @@ class Comparison:
                 "same features up to rotation and scale, 0: unrelated); *CKA baseline*: "
                 f"{a} against {self.cka.baseline}."
             )
-        if not self.layers:
+        if not self.same_spec:
             measured = self._measured()
             return (
                 "The runs are of different specs, so their filters are not compared; "

@@ -168,8 +168,10 @@ def disagreements(layers: Sequence[LayerComparison], cka: CkaResult) -> str:
 def cka_claim(cka: CkaResult, alone: bool = False) -> str:
     """The study's claim judged by CKA against the baseline (`alone`: no filter verdict before)."""
     groups: dict[str | None, list[str]] = {}
+    pooled = set(cka.pooled)
     for i, name in enumerate(cka.layers_a[: len(cka.diagonal())]):
-        groups.setdefault(cka.verdict(i), []).append(name)
+        if name not in pooled:  # the claim is about kernels: attention layers have none
+            groups.setdefault(cka.verdict(i), []).append(name)
     claims = []
     for group, said in (
         ("apart", "supported for {} (less alike than the baseline)"),
@@ -178,7 +180,12 @@ def cka_claim(cka: CkaResult, alone: bool = False) -> str:
     ):
         if groups.get(group):
             claims.append(said.format(layer_names(groups[group])))
-    verdict = "; ".join(claims) if claims else "no verdict (no baseline)"
+    if claims:
+        verdict = "; ".join(claims)
+    elif not groups:
+        verdict = "no verdict (no conv layer: the claim is about kernels)"
+    else:
+        verdict = "no verdict (no baseline)"
     return (
         f'On the study\'s conclusion that "{CLAIM}", by CKA: {verdict}'
         if alone

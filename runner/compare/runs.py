@@ -87,7 +87,7 @@ def compare_checkpoints(a: Checkpoint, b: Checkpoint, cka: CkaResult | None = No
     if difference:
         spec_name = f"{a.spec.name} vs {b.spec.name}" if a.spec.name != b.spec.name else a.spec.name
         start = f"{difference}, so only their representations are compared"
-        return Comparison(spec_name, side_a, side_b, start, False, (), cka)
+        return Comparison(spec_name, side_a, side_b, start, False, (), cka, same_spec=False)
     layers_a, layers_b = conv_layers(a), conv_layers(b)
     if side_a.seed is None or side_b.seed is None:
         starts = None

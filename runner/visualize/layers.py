@@ -76,16 +76,16 @@ def without_filters(ckpt: Checkpoint) -> str | None:
         return None
     if len(attention) == 1:
         what = f"The attention layer {attention[0]} weighs positions by what they hold and has"
-        it = "it has no filter figure; CKA compares it by its"
+        it = "it has no filter figure (`archspec compare` measures it by CKA, from its"
     else:
         what = (
             f"The {len(attention)} attention layers ({layer_names(attention)}) weigh positions "
             "by what they hold and have"
         )
-        it = "they have no filter figure; CKA compares them by their"
+        it = "they have no filter figure (`archspec compare` measures them by CKA, from their"
     return (
         f"Only conv layers have filters to draw. {what} no kernel over space, so {it} output "
-        "averaged over positions."
+        "averaged over positions)."
     )
 
 

@@ -378,7 +378,8 @@ def test_the_filters_and_cka_disagree_by_layer_name_not_by_position():
         LayerComparison("Conv2d-5", "", 0.02, 0.00),  # filters unrelated
     )
     names = ("Conv2d-1", "ShiftedWindowAttention-3", "Conv2d-5")
-    values = ((0.30, 0.1, 0.1), (0.1, 0.99, 0.1), (0.1, 0.1, 0.95))
+    # by position, Conv2d-5 (row 1) would read the attention layer's 0.10: no disagreement
+    values = ((0.30, 0.1, 0.1), (0.1, 0.10, 0.1), (0.1, 0.1, 0.95))
     cka = CkaResult(names, names, values, "56 images", "its own start", (0.60, 0.20, 0.50))
     cka = dataclasses.replace(cka, pooled=("ShiftedWindowAttention-3",))
     text = Comparison("W", side("category"), side("domain"), "", False, rows, cka).reading()
@@ -386,6 +387,32 @@ def test_the_filters_and_cka_disagree_by_layer_name_not_by_position():
     assert "at Conv2d-1 the two tasks moved the filters the same way, yet" in disagree
     assert "at Conv2d-5 the filters are not alike filter for filter" in disagree
     assert "ShiftedWindowAttention-3" not in disagree.split(".")[0]
+    # the study's claim is about kernels: judged on the convs alone
+    assert "ShiftedWindowAttention" not in text.split("By CKA, ")[1]
+
+
+# Window attention and no conv: runs of one spec, with nothing but CKA to compare.
+NO_CONV = """
+name: {name}
+input_shape: [3, 12, 12]
+sections:
+  to_last: {{Permute: {{dims: [0, 2, 3, 1]}}}}
+  attn: {{ShiftedWindowAttention: {{window_size: 4, shift_size: 2, num_heads: 1}}}}
+  classifier:
+    - Flatten
+    - Linear: {{out_features: num_classes}}
+"""
+
+
+def test_runs_of_one_spec_without_convs_are_not_called_different_specs(tmp_path):
+    run_a = save_run(tmp_path, "a-category", "category", text=NO_CONV)
+    run_b = save_run(tmp_path, "a-domain", "domain", text=NO_CONV)
+    c = compare_runs(run_a, run_b).comparison
+    assert c.same_spec and c.layers == ()
+    assert "different specs" not in c.legend()
+    rows = c.table().splitlines()[2:]
+    assert len(rows) == 1 and rows[0].startswith("| ShiftedWindowAttention-2 | no kernels")
+    assert "no verdict (no conv layer: the claim is about kernels)" in c.reading()
 
 
 def test_the_claim_is_judged_only_for_a_category_run_against_a_domain_run():
