@@ -16,11 +16,13 @@ MAX_WRITTEN = 24
 def plot_cka(cka: CkaResult, a: str, b: str, title: str, path: Path) -> Path:
     rows, cols = len(cka.layers_a), len(cka.layers_b)
     written = max(rows, cols) <= MAX_WRITTEN
-    # Room for the tick labels, and for each cell
-    (margin_w, margin_h), (cell_w, cell_h) = (
-        ((1.6, 1.2), (0.9, 0.6)) if written else ((2.4, 2.0), (0.18, 0.18))
-    )
-    fig = new_figure(margin_w + cell_w * cols, margin_h + cell_h * rows)
+    # Room for each cell, and for the tick labels: A's beside the rows, B's slanted below
+    cell_w, cell_h = (0.9, 0.6) if written else (0.18, 0.18)
+    longest_a, longest_b = (max(len(n) for n in names) for names in (cka.layers_a, cka.layers_b))
+    glyph = 0.075 if written else 0.045  # inches a character takes at the tick labels' size
+    width = 1.6 + glyph * longest_a + cell_w * cols
+    height = 1.2 + glyph * 0.8 * longest_b + cell_h * rows
+    fig = new_figure(width, height)
     ax = fig.subplots()
     image = ax.imshow(cka.values, vmin=0.0, vmax=1.0, cmap="viridis")
     for i, row in enumerate(cka.values if written else ()):
