@@ -17,7 +17,7 @@ from archspec.catalog import shipped_specs, spec_path
 from archspec.compose import compose
 from archspec.diff import SpecDiff
 from archspec.diff import diff_specs as _diff_specs
-from archspec.errors import Problem, SpecError
+from archspec.errors import Problem, SpecError, UserError
 from archspec.expanded_spec import expanded_yaml
 from archspec.loader import Document, read_spec_file
 from archspec.shapes import TASK_NUM_CLASSES, ResolvedSpec, num_classes_for, resolve
@@ -86,6 +86,11 @@ def build(
 
     resolved = _resolved(spec, num_classes, task, sets)
     target = torch.device(device) if device is not None else torch.get_default_device()
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(
+            f"cannot build {resolved.spec.name} on {target}: this machine has no CUDA device "
+            "that torch can use; build on 'cpu', or on 'meta' to allocate nothing"
+        )
     if target.type != "meta":
         check_memory(resolved, target, 0, training=False, what="build")
     return compile_spec(resolved, device=device)

@@ -260,6 +260,15 @@ class ItemExpander(ExpandBase):
         except ParamError as e:
             self.problem(f"repeat: {e}", src, scope, hint=e.hint)
             return None
+        if isinstance(value, Deferred):
+            self.problem(
+                f"repeat: {value} depends on the input's shape, and the number of copies must "
+                "be known before any shape is",
+                src,
+                scope,
+                hint="give the count as a number or from numbers the block is given",
+            )
+            return None
         if computed and value == 0 and not isinstance(value, bool):
             return 0  # a computed count may be none (a RegNet stage of one block has no others)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -353,6 +362,17 @@ class ItemExpander(ExpandBase):
             except ParamError as e:
                 self.problem(
                     f"{key}: {e}", (*src, key), scope, hint=e.hint, where=f"{label} {kind}.{key}"
+                )
+                return None
+            inner = deferred_inside(values[key])
+            if inner is not None:  # only a whole field waits for the shapes
+                self.problem(
+                    f"{key}: {inner} depends on the input's shape, which only a field's whole "
+                    "value may",
+                    (*src, key),
+                    scope,
+                    hint=f"write the whole field as one expression ({key}: {inner}), or numbers",
+                    where=f"{label} {kind}.{key}",
                 )
                 return None
         deferred = tuple((k, v) for k, v in values.items() if isinstance(v, Deferred))
@@ -508,3 +528,19 @@ def with_params(template: Any, params: Mapping[str, Any]) -> Any:
         return str(given)
 
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value, template)
+
+
+def deferred_inside(value: Any) -> Deferred | None:
+    """A value known only with the shapes inside a list or mapping (`[$in_height, 1]`)."""
+    items = (
+        value
+        if isinstance(value, list)
+        else (list(value.values()) if isinstance(value, Mapping) else [])
+    )
+    for item in items:
+        if isinstance(item, Deferred):
+            return item
+        found = deferred_inside(item)
+        if found is not None:
+            return found
+    return None

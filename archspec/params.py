@@ -25,6 +25,7 @@ layer's input.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import re
@@ -107,6 +108,11 @@ class ParamError(ValueError):
         self.hint = hint
 
 
+class ValueProblem(ParamError):
+    """An expression that is well written but fails for these values (a division by zero, a
+    function's domain): a trial with stand-in values ignores it."""
+
+
 def is_reference(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("$")
 
@@ -181,20 +187,17 @@ def _deferred(value: str, params: Mapping[str, Any]) -> Deferred | None:
     anchors = {v.anchor for v in given.values()}
     if given and (later or len(anchors) > 1 or None in anchors):
         name, first = next(iter(given.items()))
+        here = f"this layer's own {', '.join(later)}" if later else "another block's input"
         raise ParamError(
             f"parameter '{name}' depends on the input shape ({first}) where its block is used, "
-            "so it cannot be mixed with the shape here or with another block's",
+            f"so it cannot be mixed with {here}",
             f"write the field as ${name}, or write the arithmetic into {name}'s value",
         )
-    # every other name must be known now, and the arithmetic must parse: try it with 1s
-    trial = {**params, **{n: 1 for n in [*later, *given]}}
-    substitute(value, trial) if _safe_trial(value) else None
+    # every other name must be known now, and the arithmetic must parse: try it with 1s for
+    # the names known later (what fails only for those values is told when they are known)
+    with contextlib.suppress(ValueProblem):
+        substitute(value, {**params, **{n: 1 for n in [*later, *given]}})
     return Deferred(value, tuple(sorted(bound.items())), anchors.pop() if given else None)
-
-
-def _safe_trial(value: str) -> bool:
-    """Whether a trial evaluation with 1 for the later names cannot divide by zero falsely."""
-    return not re.search(r"(//|/|%)\s*\(", value)
 
 
 def evaluate(text: str, params: Mapping[str, Any]) -> int | float:
@@ -270,7 +273,7 @@ class _Parser:
             self.pos += 1
             right = self.factor()
             if op != "*" and right == 0:
-                raise ParamError(
+                raise ValueProblem(
                     "division by zero", "check the value given for the divisor's parameter"
                 )
             if op == "*":
@@ -341,12 +344,12 @@ class _Parser:
             return _checked(function(*args))
         except (ValueError, OverflowError, TypeError) as e:  # e.g. no RegNet has these numbers
             hint = getattr(e, "hint", f"give {name} values it accepts")
-            raise ParamError(f"{name}: {e}", hint) from None
+            raise ValueProblem(f"{name}: {e}", hint) from None
 
 
 def _checked(value: int | float) -> int | float:
     if abs(value) >= MAX_MAGNITUDE:
-        raise ParamError(
+        raise ValueProblem(
             "the result does not fit in 64 bits",
             "check the parameters' values: no layer size comes near 2**63",
         )

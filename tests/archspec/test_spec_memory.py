@@ -94,3 +94,14 @@ def test_the_python_build_refuses_weights_that_cannot_fit_but_builds_them_on_met
     assert model.encoder.pos_embedding.shape == (1, 10**8 + 1, 768)
     with torch.device("meta"):
         assert archspec.build("vit_b_16", sets=sets).encoder.pos_embedding.is_meta
+
+
+def test_the_python_build_on_cuda_without_cuda_says_so() -> None:
+    import torch
+
+    import archspec
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(UserError, match=r"on cuda:0: this machine has no CUDA device"):
+        archspec.build("resnet18", device="cuda:0")

@@ -211,11 +211,41 @@ def test_a_shape_given_at_a_use_takes_part_in_arithmetic_inside_the_block() -> N
     assert pool.kernel_size == 12 // 2 // 3  # from the 12 entering Unit, not the conv's 6
 
 
-def test_a_shape_given_at_a_use_cannot_be_mixed_with_the_shape_here(cli, write_spec) -> None:
-    text = AT_THE_USE.replace('"${h // 3}"', '"${h // in_height}"')
+def test_a_division_that_only_stand_in_values_make_zero_is_not_refused() -> None:
+    model = built(AT_THE_USE.replace('"${h // 3}"', '"${6 // floor(h / 4)}"'))
+    (pool,) = [m for m in model.modules() if isinstance(m, torch.nn.AvgPool2d)]
+    assert pool.kernel_size == 6  # h is 6 here; a trial with h = 1 would divide by zero
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        (
+            ('"${h // 3}"', '"${h // in_height}"'),
+            ("line 7", "mixed with this layer's own in_height"),
+        ),
+        (('"${h // 3}"', '"${h // 3 + block_index}"'), ("this layer's own block_index",)),
+        (
+            ('{kernel_size: "${h // 3}"}', '{kernel_size: ["${h // 3}", 1]}'),
+            ("kernel_size: ${h // 3} depends on the input's shape, which only a field's whole",),
+        ),
+        (
+            ('- AvgPool2d: {kernel_size: "${h // 3}"}', '- ReLU: {}\n        repeat: "${h // 3}"'),
+            ("repeat: ${h // 3} depends on the input's shape, and the number of copies",),
+        ),
+    ],
+    ids=["shape-here", "position-here", "inside-a-list", "repeat"],
+)
+def test_a_shape_given_at_a_use_is_refused_where_it_cannot_apply(
+    change, fragments, cli, write_spec
+) -> None:
+    text = AT_THE_USE.replace(*change)
+    assert text != AT_THE_USE
     result = cli("validate", write_spec(text))
     assert result.code == EXIT_USER_ERROR and "Traceback" not in result.text
-    assert "line 7" in result.text and "cannot be mixed with the shape here" in result.text
+    assert "Deferred(" not in result.text  # no internal value in the message
+    for fragment in fragments:
+        assert fragment in result.text, result.text
 
 
 def test_regnets_widths_and_depths_are_torchvisions_for_any_settings() -> None:
