@@ -118,7 +118,7 @@ def cka_sentence(cka: CkaResult, a: str, b: str) -> str:
     """Linear CKA of corresponding layers, grouped by how it stands to the baseline."""
     diagonal = cka.diagonal()
     if cka.baseline_values is None:
-        values = ", ".join(f"{n} {v:.2f}" for n, v in zip(cka.layers_a, diagonal, strict=False))
+        values = ", ".join(f"{n} {v:.2f}" for n, v in zip(cka.pairs(), diagonal, strict=True))
         return f"Linear CKA of corresponding layers ({a} vs {b}): {values}; {cka.baseline}"
     groups: dict[str | None, list[int]] = {}
     for i in range(len(diagonal)):
@@ -130,7 +130,7 @@ def cka_sentence(cka: CkaResult, a: str, b: str) -> str:
         None: "not comparable with",
     }
     parts = [
-        f"{layer_names(cka.layers_a[i] for i in rows)} at "
+        f"{layer_names(cka.pair(i) for i in rows)} at "
         f"{span(diagonal[i] for i in rows)}, {how[verdict]} {a} and {cka.baseline} "
         f"({span(cka.base(i) for i in rows)})"
         for verdict, rows in groups.items()
@@ -169,9 +169,9 @@ def cka_claim(cka: CkaResult, alone: bool = False) -> str:
     """The study's claim judged by CKA against the baseline (`alone`: no filter verdict before)."""
     groups: dict[str | None, list[str]] = {}
     pooled = set(cka.pooled)
-    for i, name in enumerate(cka.layers_a[: len(cka.diagonal())]):
-        if name not in pooled:  # the claim is about kernels: attention layers have none
-            groups.setdefault(cka.verdict(i), []).append(name)
+    for i in range(len(cka.diagonal())):
+        if pooled.isdisjoint((cka.layers_a[i], cka.layers_b[i])):  # the claim is on kernels
+            groups.setdefault(cka.verdict(i), []).append(cka.pair(i))
     claims = []
     for group, said in (
         ("apart", "supported for {} (less alike than the baseline)"),

@@ -24,6 +24,15 @@ class CkaResult:
         """Corresponding layers: the i-th conv layer of A against the i-th of B."""
         return [self.values[i][i] for i in range(min(len(self.layers_a), len(self.layers_b)))]
 
+    def pair(self, i: int) -> str:
+        """The i-th corresponding layers by name: one name for runs of one spec, else both
+        (`MultiheadAttention-26/Conv2d-9`)."""
+        a, b = self.layers_a[i], self.layers_b[i]
+        return a if a == b else f"{a}/{b}"
+
+    def pairs(self) -> list[str]:
+        return [self.pair(i) for i in range(len(self.diagonal()))]
+
     def position(self, layer: str) -> int | None:
         """Where A's layer `layer` is on the diagonal; None if it is not measured there."""
         diagonal = self.layers_a[: len(self.diagonal())]

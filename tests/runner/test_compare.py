@@ -391,6 +391,19 @@ def test_the_filters_and_cka_disagree_by_layer_name_not_by_position():
     assert "ShiftedWindowAttention" not in text.split("By CKA, ")[1]
 
 
+def test_runs_of_different_specs_name_both_layers_of_each_pair():
+    a, b = ("Conv2d-1", "MultiheadAttention-7"), ("Conv2d-1", "Conv2d-3")
+    values = ((0.9, 0.1), (0.1, 0.3))
+    cka = CkaResult(
+        a, b, values, "56 images", "its own start", (0.5, 0.6), ("MultiheadAttention-7",)
+    )
+    c = Comparison("ViT vs CNN", side("category"), side("domain"), "", False, (), cka, False)
+    text = c.reading()
+    assert "MultiheadAttention-7/Conv2d-3 at 0.30, less alike than" in text
+    assert "by CKA: contradicted for Conv2d-1 (more alike" in text
+    assert "MultiheadAttention" not in text.split("by CKA: ")[1]  # no kernels on one side
+
+
 # Window attention and no conv: runs of one spec, with nothing but CKA to compare.
 NO_CONV = """
 name: {name}
