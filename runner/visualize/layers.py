@@ -66,10 +66,11 @@ def conv_layers(ckpt: Checkpoint) -> list[ConvLayer]:
     return layers
 
 
-def without_filters(ckpt: Checkpoint) -> str | None:
+def without_filters(ckpt: Checkpoint, distance: str | None = None) -> str | None:
     """The sentence that says which layers have no filter figure and why, or None if every
     layer that shapes what the model sees is a conv. Attention layers mix positions by what
-    they hold, through projections of each position's features: no kernel lies over space."""
+    they hold, through projections of each position's features: no kernel lies over space.
+    `distance`: what the attention-distance figure shows instead, or why there is none."""
     resolved = resolve(ckpt.spec, len(ckpt.labels))
     attention = [r.name for r in resolved.layers if type(r.layer).attends]
     if not attention:
@@ -83,10 +84,11 @@ def without_filters(ckpt: Checkpoint) -> str | None:
             "by what they hold and have"
         )
         it = "they have no filter figure (`archspec compare` measures them by CKA, from their"
-    return (
+    said = (
         f"Only conv layers have filters to draw. {what} no kernel over space, so {it} output "
         "averaged over positions)."
     )
+    return said if distance is None else f"{said} {distance}"
 
 
 def select_layers(layers: Sequence[ConvLayer], names: Sequence[str] | None) -> list[ConvLayer]:

@@ -24,7 +24,6 @@ from runner.visualize import (
     visualize_run,
 )
 from tests.runner.helpers import write_checkpoint
-from tests.specs import TINY_VIT
 
 # The plain stacks, whose conv layers expected_convs can read off the YAML text (blocks: see
 # tests/archspec/test_spec_block_weights.py).
@@ -272,16 +271,3 @@ def test_plot_confusion_writes_a_png(tmp_path):
     out = plot_confusion([0, 1, 2, 2], [0, 2, 2, 1], ["a", "b", "c"], tmp_path / "c.png", "T")
     width, height = png_size(out)
     assert math.isclose(width / height, 1.0, rel_tol=0.4)
-
-
-def test_a_vit_shows_its_patch_embedding_and_says_why_attention_has_no_figure(
-    tmp_path, capsys
-) -> None:
-    spec = spec_from_text(TINY_VIT)
-    checkpoint = write_checkpoint(tmp_path / "run" / "best.pt", spec, ["a", "b"])
-    assert main(["visualize", str(checkpoint.parent)]) == 0
-    out = capsys.readouterr().out
-    written = sorted(p.name for p in (tmp_path / "run" / "filters").iterdir())
-    assert written == ["conv2d-1-rgb.png", "conv2d-1.png"]  # the patch embedding, 8 of 4x4
-    assert "The attention layer MultiheadAttention-7 weighs positions" in out
-    assert "so it has no filter figure" in out
