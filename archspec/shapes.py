@@ -307,7 +307,9 @@ class _Resolver:
                 self.fail(
                     f"{name}: {missing[0]} is not known here: "
                     + (
-                        f"the input {format_shape(shape)} has no {missing[0].removeprefix('in_')}"
+                        f"the input {format_shape(at)}"
+                        + (" where the block is used" if value.anchor else "")
+                        + f" has no {missing[0].removeprefix('in_')}"
                         if missing[0] in SHAPE_NAMES
                         else "the layer is in no block"
                     ),

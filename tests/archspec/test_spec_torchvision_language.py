@@ -233,8 +233,12 @@ def test_a_division_that_only_stand_in_values_make_zero_is_not_refused() -> None
             ('- AvgPool2d: {kernel_size: "${h // 3}"}', '- ReLU: {}\n        repeat: "${h // 3}"'),
             ("repeat: ${h // 3} depends on the input's shape, and the number of copies",),
         ),
+        (
+            ("h: $in_height}", "h: $in_tokens}"),
+            ("in_tokens is not known here: the input 3x12x12 where the block is used has no",),
+        ),
     ],
-    ids=["shape-here", "position-here", "inside-a-list", "repeat"],
+    ids=["shape-here", "position-here", "inside-a-list", "repeat", "missing-at-the-use"],
 )
 def test_a_shape_given_at_a_use_is_refused_where_it_cannot_apply(
     change, fragments, cli, write_spec
