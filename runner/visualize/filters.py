@@ -2,7 +2,8 @@
 
 For a run directory it reads `best.pt` (the epoch with the best validation accuracy) and writes
 into `RUN/filters/`; for a checkpoint file it writes beside it (`filters/` for best.pt,
-`filters-<stem>/` for any other file). It also redraws `RUN/curves.png` from `RUN/metrics.csv`.
+`filters-<stem>/` for any other file). It also redraws `RUN/curves.png` from `RUN/metrics.csv`,
+and for a ViT draws how far its attention heads look (attention_figure.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archspec.errors import UserError
-from archspec.shapes import resolve
-from archspec.text import layer_names, plural
+from archspec.text import plural
 from runner.figures.curves import METRICS_FILE, plot_curves
 from runner.figures.figure import new_figure, save_figure
 from runner.training.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
@@ -135,6 +135,8 @@ def visualize_run(
     path = find_checkpoint(run_or_file)
     ckpt = load_checkpoint(path)
     out = default_filters_dir(run_or_file) if out is None else Path(out)
+    from runner.visualize.attention_figure import attention_figure
+
     figures = visualize_checkpoint(ckpt, out, layers, max_in, max_out)
     distance, said = attention_figure(ckpt, out)
     if distance is not None:
@@ -144,54 +146,3 @@ def visualize_run(
     if run_or_file.is_dir() and metrics.is_file():
         curves = plot_curves(metrics, run_or_file / CURVES_FILE, figure_title(ckpt))
     return VisualizeResult(path, figures, curves, without_filters(ckpt, said))
-
-
-# Images the attention distance is averaged over, the same ones in every run of a dataset. Two
-# sets of 64 gave every head of the README's ViTTiny within 2 pixels; a ViT-B/16 at 224x224
-# takes 37 s on a 2-core CPU, decoding included.
-ATTENTION_IMAGES = 64
-
-
-def attention_figure(ckpt: Checkpoint, out: Path) -> tuple[FilterFigure | None, str | None]:
-    """`attention-distance.png` for the self-attention layers whose tokens are a patch grid,
-    measured on the run's validation images, and the sentence that says what it shows (or why
-    there is none); (None, None) for a model without self-attention."""
-    from runner.compare.activations import ImageSet, validation_images
-    from runner.training.recipe import run_normalization
-    from runner.visualize.attention import attention_distances, attention_layers
-    from runner.visualize.attention_figure import ATTENTION_FILE, plot_attention_distance
-
-    resolved = resolve(ckpt.spec, len(ckpt.labels))
-    layers, other = attention_layers(resolved)
-    if not layers:
-        if not other:
-            return None, None
-        names = layer_names(other)
-        return (
-            None,
-            f"{names}: no attention-distance figure (the tokens are not one map's patches).",
-        )
-    config = ckpt.config if isinstance(ckpt.config, dict) else {}
-    try:
-        images = validation_images(config, None, None)
-    except UserError as e:  # the run's data moved or went: the filters are drawn all the same
-        return None, f"No attention-distance figure: {e}"
-    channels, size = int(ckpt.spec.input_shape[0]), tuple(ckpt.spec.input_shape[1:])
-    chosen = ImageSet(images.paths[:ATTENTION_IMAGES], images.what)
-    mean, std = run_normalization(config, channels)
-    decoded = chosen.decoded(size, channels)
-    distances = attention_distances(ckpt.build_model(), layers, decoded, mean, std)
-    path = plot_attention_distance(
-        distances, figure_title(ckpt), len(decoded), out / ATTENTION_FILE
-    )
-    most = max(len(d.heads) for d in distances)
-    figure = FilterFigure("attention distance", "attention", path, (len(distances), most))
-    every = [r.name for r in resolved.layers if type(r.layer).attends]
-    measured = [d.layer for d in distances]
-    if measured != every:
-        heads = f"each head of {layer_names(measured)}"
-    else:
-        heads = "each of its heads" if len(every) == 1 else "each of their heads"
-    return figure, (
-        f"attention-distance.png shows how far {heads} looks, on {len(decoded)} validation images."
-    )
