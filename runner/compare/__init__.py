@@ -27,7 +27,6 @@ and verdict, comparison.py the whole comparison and its table, reading.py its pa
 words, runs.py the loading of two runs and the writing of figures and comparison.md.
 """
 
-from runner.compare.activations import validation_images
 from runner.compare.cka import MinibatchCKA, hsic1, linear_cka
 from runner.compare.comparison import Comparison, RunSide
 from runner.compare.layer_comparison import MARGIN, LayerComparison, compare_layers
@@ -51,6 +50,7 @@ from runner.compare.similarity import (
     filter_similarity,
     relative_change,
 )
+from runner.data.validation import validation_images
 
 __all__ = [
     "CKA_FILE",

@@ -10,11 +10,12 @@ import torch
 
 from archspec.errors import UserError
 from archspec.io import write_text_atomic
-from runner.compare.activations import Probe, cka_matrices, validation_images
+from runner.compare.activations import Probe, cka_matrices
 from runner.compare.comparison import Comparison, RunSide
 from runner.compare.layer_comparison import compare_layers
 from runner.compare.measured import measured_layers, pooled_names
 from runner.compare.representation import CkaResult
+from runner.data.validation import validation_images
 from runner.training.checkpoint import Checkpoint, find_checkpoint, load_checkpoint
 from runner.training.model import seeded_model
 from runner.visualize.filters import DEFAULT_MAX, FilterFigure, check_limits, is_rgb_layer

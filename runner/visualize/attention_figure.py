@@ -49,7 +49,7 @@ def attention_figure(ckpt: Checkpoint, out: Path) -> tuple[FilterFigure | None, 
     """`attention-distance.png` for the self-attention layers whose tokens are a patch grid,
     measured on the run's validation images, and the sentence that says what it shows (or why
     there is none); (None, None) for a model without self-attention."""
-    from runner.compare.activations import ImageSet, validation_images
+    from runner.data.validation import ImageSet, validation_images
     from runner.training.recipe import run_normalization
 
     resolved = resolve(ckpt.spec, len(ckpt.labels))

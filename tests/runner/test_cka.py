@@ -12,10 +12,11 @@ import torch
 
 from archspec.spec import spec_from_text
 from runner.compare import MinibatchCKA, filter_similarity, hsic1, linear_cka
-from runner.compare.activations import Probe, cka_matrices, validation_images
+from runner.compare.activations import Probe, cka_matrices
 from runner.compare.cka import gram
 from runner.compare.measured import MeasuredLayer, measured_layers
 from runner.data import normalize, write_synthetic
+from runner.data.validation import validation_images
 from runner.training.checkpoint import load_checkpoint
 from runner.training.model import seeded_model
 from runner.visualize.layers import conv_layers
